@@ -1,0 +1,188 @@
+"""The ``zhudian`` command line.  It parses arguments and prints; the work is done by the same
+functions the HTTP API calls (:mod:`api.importer`, :mod:`api.export`, :mod:`api.demo`).
+
+Exit codes: 0 success, 2 bad input or usage (the message names the file, row and fix),
+1 unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from geo.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
+
+
+class _Steps:
+    """A progress bar over named steps on stderr (silent with --quiet or --json)."""
+
+    def __init__(self, total: int, quiet: bool):
+        self.bar = None
+        if not quiet:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="步", file=sys.stderr, leave=False,
+                            bar_format="{desc:<30.30} |{bar:20}| {n_fmt}/{total_fmt} {elapsed}")
+
+    def __call__(self, message: str) -> None:
+        if self.bar is not None:
+            if self.bar.n < self.bar.total:
+                self.bar.update(1)
+            self.bar.set_description_str(message)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _parse_columns(values: Sequence[str] | None) -> dict[str, str]:
+    out = {}
+    for v in values or ():
+        if "=" not in v:
+            raise ValueError(f"--column 需要 字段=列名 的形式, 如 --column lon=X坐标 (收到 {v!r})")
+        k, h = v.split("=", 1)
+        out[k.strip()] = h.strip()
+    return out
+
+
+def _print_problem(exc: Exception, as_json: bool) -> None:
+    if isinstance(exc, InputError):
+        problems = [p.as_dict() for p in exc.problems]
+        text = "输入数据有问题, 没有写入任何数据:\n" + str(exc)
+    else:
+        problems = [{"file": "", "where": "", "problem": str(exc), "fix": ""}]
+        text = f"错误: {exc}"
+    if as_json:
+        print(json.dumps({"ok": False, "problems": problems}, ensure_ascii=False, indent=2))
+    print(text, file=sys.stderr)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from api.importer import ImportRequest, run_import
+
+    try:
+        req = ImportRequest(
+            areas=args.areas, villages=args.villages, households=args.households, roads=args.roads,
+            crs=args.crs, encoding=args.encoding, columns=_parse_columns(args.column),
+            generate_ids=args.generate_ids, attach_distance_m=args.attach_distance,
+            replace=args.replace, dry_run=args.dry_run,
+        )
+    except ValueError as exc:
+        _print_problem(exc, args.json)
+        return EXIT_INPUT
+    n_layers = sum(x is not None for x in (args.areas, args.villages, args.households, args.roads))
+    steps = _Steps(n_layers + 2, args.quiet or args.json)
+    try:
+        report = run_import(args.db, req, progress=steps)
+    except (InputError, ValueError) as exc:
+        steps.close()
+        _print_problem(exc, args.json)
+        return EXIT_INPUT
+    steps.close()
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    elif not args.quiet:
+        _print_import_summary(report)
+    return EXIT_OK
+
+
+def _print_import_summary(r: dict) -> None:
+    head = "检查完成 (未写入, --dry-run)" if r.get("dry_run") else "导入完成"
+    print(f"{head}: 行政村 {r['villages']}, 片区 {r['areas']}, 住户 {r['households']} "
+          f"(片区内 {r['households_in_area']}, 就近归入 {r['households_attached']}, "
+          f"散居户 {r['households_scattered']}, 无法归属 {r['households_unplaced']}), "
+          f"道路 {r['roads']} 条 {r['roads_km']} 公里")
+    for w in r["warnings"]:
+        print(f"  提示: {w}")
+    if "store" in r:
+        s = r["store"]
+        print(f"数据库现有: 行政村 {s.get('villages')}, 片区 {s.get('areas')}, 住户 {s.get('households')}, "
+              f"道路 {s.get('roads_km')} 公里")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from api.export import export_layer
+
+    try:
+        n = export_layer(args.db, args.layer, args.out)
+    except (ValueError, FileNotFoundError) as exc:
+        _print_problem(exc, False)
+        return EXIT_INPUT
+    if not args.quiet:
+        print(f"已导出 {n} 条记录到 {args.out}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from api.demo import run_demo
+
+    steps = _Steps(8, args.quiet)
+    try:
+        summary = run_demo(Path(args.out), progress=steps)
+    finally:
+        steps.close()
+    if not args.quiet:
+        print(summary.text)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", "-q", action="store_true", help="不显示进度和摘要 (供脚本使用)")
+    common.add_argument("--verbose", "-v", action="store_true", help="显示调试日志")
+    p = argparse.ArgumentParser(prog="zhudian", description="驻点普遍直接联系群众: 分片、走访计划与路线")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    imp = sub.add_parser("import", parents=[common], help="导入片区、行政村、住户、道路数据到数据库")
+    imp.add_argument("db", help="数据库文件 (SQLite), 不存在时新建")
+    imp.add_argument("--areas", help="自然村/小区多边形 (GeoJSON, GeoPackage, Shapefile 或其 zip)")
+    imp.add_argument("--villages", help="行政村/社区边界多边形")
+    imp.add_argument("--households", help="住户点, 或带经纬度列的 CSV/XLSX")
+    imp.add_argument("--roads", help="步行道路线")
+    imp.add_argument("--crs", help="文件本身没有坐标系时使用: wgs84, cgcs2000, gcj02, bd09 或 EPSG:xxxx")
+    imp.add_argument("--encoding", help="文件没有声明编码时使用, 如 GB18030 或 UTF-8")
+    imp.add_argument("--column", action="append", metavar="字段=列名",
+                     help="指定列名, 如 --column lon=X坐标 (可重复)")
+    imp.add_argument("--generate-ids", action="store_true", help="住户文件没有户编号时按行号编号")
+    imp.add_argument("--attach-distance", type=float, default=100.0, metavar="米",
+                     help="片区外的住户归入此距离内最近的片区 (默认 100 米)")
+    imp.add_argument("--replace", action="store_true", help="删除数据库中这些图层里文件没有的记录")
+    imp.add_argument("--dry-run", action="store_true", help="只检查, 不写入")
+    imp.add_argument("--json", action="store_true", help="输出 JSON 报告")
+    imp.set_defaults(func=cmd_import)
+
+    exp = sub.add_parser("export", parents=[common], help="导出图层为 GeoJSON、GeoPackage 或 CSV (WGS 84)")
+    exp.add_argument("db")
+    exp.add_argument("layer", choices=["areas", "households", "villages", "roads"])
+    exp.add_argument("--out", required=True, help="输出文件: .geojson, .gpkg 或 .csv")
+    exp.set_defaults(func=cmd_export)
+
+    demo = sub.add_parser("demo", parents=[common], help="用自带示范数据跑一遍完整流程")
+    demo.add_argument("--out", default="out/demo", help="输出目录 (默认 out/demo)")
+    demo.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``zhudian`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("已中断", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
