@@ -938,7 +938,7 @@ def summary(engine: Engine) -> dict[str, int | float]:
         for model in (Town, *(layer.model for layer in _LAYERS.values())):
             out[model.__tablename__] = conn.scalar(select(func.count()).select_from(model)) or 0
         metres = conn.scalar(select(func.coalesce(func.sum(Road.length_m), 0.0)))
-        out["roads_km"] = float(metres) / 1000
+        out["roads_km"] = round(float(metres) / 1000, 3)
         placed = dict(
             conn.execute(
                 select(Household.placement, func.count()).group_by(Household.placement)
