@@ -36,6 +36,24 @@ _LABELS: dict[str, tuple[str, str]] = {
     "road_km": ("{km:.1f} 公里", "{km:.1f} km"),
     "households_total": ("住户合计", "Households, total"),
     "no_tiles": ("无底图", "No base map"),
+    # zone map (maps/zones.py)
+    "zone_map_title": ("分片走访地图", "Zone map"),
+    "zones": ("走访片区", "Zones"),
+    "zone_labels": ("分组名称", "Group names"),
+    "group": ("分组", "Group"),
+    "members": ("成员", "Members"),
+    "n_households_head": ("户数", "Households"),
+    "workload": ("工作量", "Workload"),
+    "workload_h": ("{h:.1f} 小时", "{h:.1f} h"),
+    "workload_full": ("工作量 {h:.1f} 小时", "Workload {h:.1f} h"),
+    "no_members": ("（未定成员）", "(no members yet)"),
+    "total": ("合计", "Total"),
+    "area_outline": ("自然村/小区界", "Natural village / compound"),
+    "area_names": ("自然村/小区名称", "Area names"),
+    "split_area": ("被拆分的片区", "Split areas"),
+    "split_area_tip": ("此片区分属多个组", "This area is split between groups"),
+    "households_by_zone": ("住户（按分组着色）", "Households (group colour)"),
+    "household_unzoned": ("未分片住户", "Households without a zone"),
 }
 
 

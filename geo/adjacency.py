@@ -1,0 +1,111 @@
+"""The household adjacency graph: which households are neighbours, for zone contiguity.
+
+A zone is *contiguous* when its households are connected in this graph using only edges between
+its own households.  The graph is the Delaunay triangulation of the household positions, keeping
+an edge only where walking between the two households is not a long detour (no edge across a
+river without a bridge, or across a field the path goes round), plus the minimum spanning tree of
+the walking distances, so the whole village is always connected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse.csgraph import minimum_spanning_tree
+from scipy.spatial import Delaunay, QhullError
+
+IntArray = npt.NDArray[np.int64]
+
+
+def walking_mst_edges(walk_m: npt.NDArray[np.integer]) -> IntArray:
+    """Edges (i, j), i < j, of a minimum spanning tree of a walking-distance matrix.
+
+    Zero distances (several households at one building) are kept as edges.
+    """
+    n = walk_m.shape[0]
+    if n < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    dense = walk_m.astype(np.float64) + 1e-3  # csgraph reads 0 as "no edge"
+    np.fill_diagonal(dense, 0.0)
+    mst = minimum_spanning_tree(dense).tocoo()
+    e = np.column_stack([mst.row, mst.col]).astype(np.int64)
+    e.sort(axis=1)
+    return e
+
+
+def household_graph(
+    xy: npt.NDArray[np.float64],
+    walk_m: npt.NDArray[np.integer],
+    *,
+    max_detour: float = 2.5,
+    slack_m: float = 50.0,
+    max_edge_m: float | None = None,
+) -> IntArray:
+    """Neighbour pairs among households.
+
+    Parameters
+    ----------
+    xy : float array (n, 2)
+        Positions in metres (metric CRS).
+    walk_m : int array (n, n)
+        Walking distances, metres.
+    max_detour : float
+        A Delaunay edge is kept when walking ≤ ``max_detour`` × straight distance + ``slack_m``.
+    slack_m : float
+        Metres; see ``max_detour``.
+    max_edge_m : float, optional
+        Drop Delaunay edges longer than this walk (default: 3 × the 95th percentile of the
+        spanning-tree edges, at least 150 m), so distant hamlets touch only through the tree.
+
+    Returns
+    -------
+    int array (m, 2)
+        Unique pairs (i, j) with i < j.
+    """
+    xy = np.asarray(xy, dtype=np.float64)
+    n = len(xy)
+    if n < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    mst = walking_mst_edges(walk_m)
+    if max_edge_m is None:
+        lengths = walk_m[mst[:, 0], mst[:, 1]]
+        max_edge_m = max(150.0, 3.0 * float(np.percentile(lengths, 95))) if len(lengths) else 150.0
+    edges = [mst]
+    uniq, first = np.unique(np.round(xy, 2), axis=0, return_index=True)
+    if len(uniq) >= 3:
+        try:
+            tri = Delaunay(uniq)
+        except QhullError:  # all points on a line
+            tri = None
+        if tri is not None:
+            s = tri.simplices
+            pairs = np.vstack([s[:, [0, 1]], s[:, [1, 2]], s[:, [0, 2]]])
+            pairs = first[pairs]  # back to household positions
+            a, b = pairs[:, 0], pairs[:, 1]
+            straight = np.hypot(*(xy[a] - xy[b]).T)
+            walk = walk_m[a, b].astype(np.float64)
+            keep = (walk <= max_detour * straight + slack_m) & (walk <= max_edge_m)
+            edges.append(pairs[keep])
+    # households sharing one point (the flats of one building) are neighbours of their building's
+    # representative and of everything it touches, so a building can be shared between two zones
+    _, inverse = np.unique(np.round(xy, 2), axis=0, return_inverse=True)
+    rep = first[inverse.ravel()]
+    same = np.flatnonzero(rep != np.arange(n))
+    if len(same):
+        e_rep = np.vstack(edges)
+        e_rep = np.vstack([e_rep, e_rep[:, ::-1]])
+        order = np.argsort(e_rep[:, 0], kind="stable")
+        e_rep = e_rep[order]
+        starts = np.searchsorted(e_rep[:, 0], np.arange(n + 1))
+        extra = [np.column_stack([rep[same], same])]
+        for i in same:
+            r = rep[i]
+            nb = e_rep[starts[r]:starts[r + 1], 1]
+            nb = nb[rep[nb] != r]
+            if len(nb):
+                extra.append(np.column_stack([np.full(len(nb), i), nb]))
+        edges.extend(extra)
+    e = np.vstack(edges).astype(np.int64)
+    e.sort(axis=1)
+    e = e[e[:, 0] != e[:, 1]]
+    return np.unique(e, axis=0)
