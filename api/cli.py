@@ -121,10 +121,59 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_zone(args: argparse.Namespace) -> int:
+    from api.zoning import ZoneRequest, run_zoning
+
+    try:
+        req = ZoneRequest(villages=args.village, groups=args.groups, roster=args.roster,
+                          tolerance=args.tolerance, locks=args.lock or (), seconds=args.seconds,
+                          seed=args.seed, service_min=args.service_min, fresh=args.fresh,
+                          tradeoff=args.tradeoff)
+    except ValueError as exc:
+        _print_problem(exc, args.json)
+        return EXIT_INPUT
+    steps = _Steps(len(args.village) if args.village else 12, args.quiet or args.json)
+    try:
+        report = run_zoning(args.db, req, progress=steps, out=args.out, maps_dir=args.maps, lang=args.lang)
+    except (InputError, ValueError, FileNotFoundError) as exc:
+        steps.close()
+        _print_problem(exc, args.json)
+        return EXIT_INPUT
+    steps.close()
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    elif not args.quiet:
+        _print_zoning_summary(report)
+    ok = all(v["status"] in ("optimal", "feasible") for v in report["villages"])
+    return EXIT_OK if ok else EXIT_FAIL
+
+
+def _print_zoning_summary(report: dict) -> None:
+    for v in report["villages"]:
+        head = f"{v['name']} ({v['village']})"
+        if v["status"] not in ("optimal", "feasible"):
+            print(f"{head}: 未能分片 — {'; '.join(v['reasons'])}")
+            continue
+        splits = "; ".join(f"{s['area']} 拆给 {len(s['zones'])} 组 ({'规模所迫' if s['forced'] else '为均衡'})"
+                           for s in v["splits"]) or "无"
+        print(f"{head}: {len(v['zones'])} 组, 工作量最大/最小 {v['balance']:.3f} "
+              f"(最大偏差 {v['max_deviation']:.1%}), {'各片连通' if v['contiguous'] else '有片不连通'}, "
+              f"拆分: {splits}; 第 {v['version']} 版" + (f", 调整 {v['moved']} 户" if v["moved"] else ""))
+        for z in v["zones"]:
+            print(f"    {z['group']}: {len(z['households'])} 户, {z['workload_min'] / 60:.1f} 小时, "
+                  f"片区 {', '.join(z['areas'])}")
+        for note in v["notes"] + v["reasons"]:
+            print(f"    提示: {note}")
+        if v["tradeoff"]:
+            print("    平衡要求 vs 拆分: " + "; ".join(
+                f"±{t['tolerance']:.0%}: 多拆 {t['excess_pieces']} 处, 最大偏差 "
+                f"{(t['max_deviation'] or 0):.1%}" for t in v["tradeoff"]))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from api.demo import run_demo
 
-    steps = _Steps(8, args.quiet)
+    steps = _Steps(22, args.quiet)
     try:
         summary = run_demo(Path(args.out), progress=steps)
     finally:
@@ -164,6 +213,26 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("layer", choices=["areas", "households", "villages", "roads"])
     exp.add_argument("--out", required=True, help="输出文件: .geojson, .gpkg 或 .csv")
     exp.set_defaults(func=cmd_export)
+
+    zone = sub.add_parser("zone", parents=[common], help="为每个行政村的“2+1”小组划分走访片区")
+    zone.add_argument("db")
+    zone.add_argument("--village", action="append", metavar="ID", help="只处理这个行政村 (可重复)")
+    who = zone.add_mutually_exclusive_group()
+    who.add_argument("--groups", type=int, metavar="N", help="每个村的小组数 (没有花名册时)")
+    who.add_argument("--roster", metavar="文件", help="花名册 CSV/XLSX: 按“2+1”自动编组")
+    zone.add_argument("--tolerance", type=float, default=0.05, help="工作量允许偏离平均值的比例 (默认 0.05 即 ±5%%)")
+    zone.add_argument("--lock", action="append", metavar="片区=小组",
+                      help="把片区 (或住户) 固定给某组, 如 --lock V003=2 (可重复)")
+    zone.add_argument("--seconds", type=float, default=5.0, help="每个村的求解时间上限 (秒, 默认 5)")
+    zone.add_argument("--seed", type=int, default=0, help="随机种子 (相同种子得到相同结果)")
+    zone.add_argument("--service-min", type=float, default=10.0, help="每户走访分钟数 (默认 10)")
+    zone.add_argument("--fresh", action="store_true", help="不参考上一版分片, 重新划分")
+    zone.add_argument("--tradeoff", action="store_true", help="同时给出 ±2/5/10/15%% 下需要的拆分数")
+    zone.add_argument("--out", metavar="zones.geojson", help="写出片区边界 (GeoJSON)")
+    zone.add_argument("--maps", metavar="目录", help="每个村写一张分片地图 (HTML)")
+    zone.add_argument("--lang", choices=["zh", "en"], default="zh")
+    zone.add_argument("--json", action="store_true", help="输出 JSON")
+    zone.set_defaults(func=cmd_zone)
 
     demo = sub.add_parser("demo", parents=[common], help="用自带示范数据跑一遍完整流程")
     demo.add_argument("--out", default="out/demo", help="输出目录 (默认 out/demo)")

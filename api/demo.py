@@ -46,6 +46,7 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
     -------
     DemoSummary
     """
+    from api.zoning import ZoneRequest, run_zoning
     from maps.offline import save_html
     from maps.overview import overview_map
 
@@ -82,13 +83,51 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
     overview = out / "overview.html"
     save_html(overview_map(villages, areas, households, roads, title="示范镇总览"), overview)
 
+    step("划分走访片区")
+    zoning = run_zoning(db, ZoneRequest(roster=data / "roster.csv", seconds=5.0, seed=0),
+                        progress=step, out=out / "zones.geojson", maps_dir=out / "zones")
+    zone_maps = sorted((out / "zones").glob("*.html"))
+    index = _write_index(out, villages, zone_maps, overview)
+
     s = report.get("store", {})
+    zoned = [v for v in zoning["villages"] if v["status"] in ("optimal", "feasible")]
+    worst = max((v["balance"] for v in zoned if v["balance"]), default=1.0)
     text = "\n".join([
         f"示范数据已导入 {db}",
         f"  行政村 {s.get('villages')} 个, 片区 {s.get('areas')} 个, 住户 {s.get('households')} 户, "
         f"道路 {s.get('roads_km')} 公里",
         f"  住户归属: 片区内 {report['households_in_area']}, 就近归入 {report['households_attached']}, "
         f"散居户 {report['households_scattered']}, 无法归属 {report['households_unplaced']}",
+        f"分片: {len(zoned)}/{len(zoning['villages'])} 个村完成, 共 {sum(len(v['zones']) for v in zoned)} 个小组片区, "
+        f"各村工作量最大/最小 ≤ {worst:.3f}, 拆分 {sum(len(v['splits']) for v in zoned)} 处",
         f"总览地图: {overview}",
+        f"分片地图: {out / 'zones'} ({len(zone_maps)} 张)",
+        f"全部输出: {index}",
     ])
-    return DemoSummary(db=db, files=[db, overview], report=report, text=text)
+    return DemoSummary(db=db, files=[db, overview, out / "zones.geojson", *zone_maps, index],
+                       report={**report, "zoning": zoning}, text=text)
+
+
+def _write_index(out: Path, villages, zone_maps: list[Path], overview: Path) -> Path:
+    """A plain index page linking every output of the demo."""
+    import html
+
+    names = dict(zip(villages["village_id"], villages["name"]))
+    rows = "\n".join(f'<li><a href="zones/{p.name}">{html.escape(str(names.get(p.stem, p.stem)))} 分片地图</a></li>'
+                     for p in zone_maps)
+    page = f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>驻点走访规划 · 示范输出</title>
+<style>body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;max-width:50em}}</style></head>
+<body><h1>驻点走访规划 · 示范输出</h1>
+<p><a href="{overview.name}">示范镇总览地图</a> · <a href="zones.geojson">片区边界 (GeoJSON)</a> · 数据库 zhudian.db</p>
+<h2>各村分片地图</h2><ul>
+{rows}
+</ul>
+<p style="color:#666">地图数据 © OpenStreetMap contributors (ODbL); 人员、电话均为虚构。</p>
+</body></html>
+"""
+    path = out / "index.html"
+    tmp = out / ".index.html.new"
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path

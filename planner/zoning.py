@@ -222,6 +222,11 @@ class _Context:
             if u not in unit_to_block:  # a locked scattered area: lock its households
                 for i in np.flatnonzero(unit_of == u):
                     self.household_locks.setdefault(int(i), g)
+        self.locked = np.zeros(problem.n, dtype=bool)
+        """Households that must stay where the user put them (locked areas and households)."""
+        self.locked[list(self.household_locks)] = True
+        for u in params.unit_locks:
+            self.locked[unit_of == u] = True
 
     def _absorb(self, block_of: IntArray, walk: npt.NDArray[np.integer]) -> IntArray:
         """Give each household without a block (scattered) the block it reaches first along
@@ -663,7 +668,7 @@ def _fix_fragments(ctx: _Context, assignment: IntArray) -> IntArray:
                 continue
             comps.sort(key=lambda c: -ctx.w[c].sum())
             for comp in comps[1:]:
-                if ctx.w[comp].sum() > limit or any(i in ctx.household_locks for i in comp):
+                if ctx.w[comp].sum() > limit or ctx.locked[comp].any():
                     continue
                 touch: dict[int, int] = {}
                 for i in comp:
@@ -697,10 +702,15 @@ def _rebalance(ctx: _Context, assignment: IntArray, *, allow_new_splits: bool,
     if k == 1:
         return a
     max_moves = max_moves if max_moves is not None else max(50, n // 2)
-    block = ctx.block_of
-    locked = set(ctx.household_locks)
+    unit = np.asarray(ctx.p.unit_of)
+    scattered = np.array([ctx.p.unit_kinds[u] == "scattered" for u in unit], dtype=bool)
+    locked = set(np.flatnonzero(ctx.locked).tolist())  # grows with scattered households that should not move
     moves = 0
+    def true_load(assign: IntArray, z: int) -> float:
+        return sum(zone_workload(ctx.p, np.flatnonzero(assign == z)))
+
     for _round in range(3):
+        start = a.copy()
         true = _true_loads(ctx, a)
         proxy = np.array([ctx.w[a == z].sum() for z in range(k)])
         offset = true - proxy
@@ -726,9 +736,9 @@ def _rebalance(ctx: _Context, assignment: IntArray, *, allow_new_splits: bool,
                     for L in set(nb):
                         if dev[L] >= dev[h]:
                             continue
-                        if not allow_new_splits:
-                            same_block_in_L = bool(((a == L) & (block == block[i])).any())
-                            if not same_block_in_L:
+                        if not allow_new_splits and not scattered[i]:
+                            # only within an area the two zones already share: no new split
+                            if not ((a == L) & (unit == unit[i])).any():
                                 continue
                         new_h = (loads[h] - ctx.w[i]) / target - 1
                         new_l = (loads[L] + ctx.w[i]) / target - 1
@@ -747,11 +757,27 @@ def _rebalance(ctx: _Context, assignment: IntArray, *, allow_new_splits: bool,
             if best_move is None:
                 break
             i, h, L = best_move
-            a[i] = L
-            loads[h] -= ctx.w[i]
-            loads[L] += ctx.w[i]
+            if scattered[i]:
+                # a scattered household's walk is not additive (it may be far from everyone):
+                # check the move on the true workloads of the two zones
+                before = max(abs(true_load(a, h) / target - 1), abs(true_load(a, L) / target - 1))
+                a[i] = L
+                th, tl = true_load(a, h), true_load(a, L)
+                if max(abs(th / target - 1), abs(tl / target - 1)) >= before:
+                    a[i] = h
+                    locked.add(i)
+                    continue
+                loads[h], loads[L] = th, tl
+            else:
+                a[i] = L
+                loads[h] -= ctx.w[i]
+                loads[L] += ctx.w[i]
             moves += 1
             improved_any = True
+        new_true = _true_loads(ctx, a)
+        if np.max(np.abs(new_true / new_true.mean() - 1)) > np.max(np.abs(true / true.mean() - 1)):
+            a = start  # this round made the true balance worse: keep what we had
+            break
         if not improved_any:
             break
     return a
@@ -780,12 +806,19 @@ def _repair(ctx: _Context) -> IntArray | None:
     for i, g in ctx.household_locks.items():
         a[i] = g
     a = _fix_fragments(ctx, a)
+
+    def fits(assign: IntArray) -> bool:
+        loads = _true_loads(ctx, assign)
+        return all(ctx.graph.connected(assign == z) for z in range(k)) and \
+            np.max(np.abs(loads / loads.mean() - 1)) <= ctx.params.tolerance
+
+    if fits(a):
+        return a  # still within the band: move nobody
+    a = _rebalance(ctx, a, allow_new_splits=False)
+    if fits(a):
+        return a
     a = _rebalance(ctx, a, allow_new_splits=True)
-    loads = _true_loads(ctx, a)
-    mean = loads.mean()
-    ok = all(ctx.graph.connected(a == z) for z in range(k)) and \
-        np.max(np.abs(loads / mean - 1)) <= ctx.params.tolerance
-    return a if ok else None
+    return a if fits(a) else None
 
 
 def _label(ctx: _Context, assignment: IntArray) -> IntArray:

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-for sub in ("planner", "maps"):
+for sub in ("planner", "maps", "api"):
     path = str(HERE / sub)
     if path not in sys.path:
         sys.path.insert(0, path)

@@ -36,7 +36,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geo.layers import AREA_KINDS, PLACEMENTS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of the schema below, recorded in the ``meta`` table of every store."""
 
 MEMBER_ROLES = ("leader", "member", "auxiliary")
@@ -186,8 +186,12 @@ class Member(Base):
     role: Mapped[str]
     village_fk: Mapped[int | None] = mapped_column(ForeignKey("villages.id"), index=True)
     phone: Mapped[str | None]
+    title: Mapped[str | None]
+    """Post, e.g. 镇党委书记 / 镇长 (reports tell town party secretaries from town heads)."""
+    home_area: Mapped[str | None]
+    """Area id where the person lives (auxiliary members are local)."""
     leave_dates: Mapped[list[Any]] = mapped_column(default=list)
-    """ISO dates (``"2025-03-04"``) the person is on leave."""
+    """Leave as ``[["2025-03-04", "2025-03-06"], ...]`` (ISO start and end dates, inclusive)."""
     attrs: Mapped[dict[str, Any]] = mapped_column(default=dict)
     __table_args__ = (_one_of("role", MEMBER_ROLES),)
 
