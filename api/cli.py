@@ -73,12 +73,13 @@ def cmd_import(args: argparse.Namespace) -> int:
             areas=args.areas, villages=args.villages, households=args.households, roads=args.roads,
             crs=args.crs, encoding=args.encoding, columns=_parse_columns(args.column),
             generate_ids=args.generate_ids, attach_distance_m=args.attach_distance,
-            replace=args.replace, dry_run=args.dry_run,
+            replace=args.replace, dry_run=args.dry_run, osm=args.osm,
+            bbox=tuple(args.bbox.split(",")) if args.bbox else None,
         )
     except ValueError as exc:
         _print_problem(exc, args.json)
         return EXIT_INPUT
-    n_layers = sum(x is not None for x in (args.areas, args.villages, args.households, args.roads))
+    n_layers = sum(x is not None for x in (args.areas, args.villages, args.households, args.roads, args.osm))
     steps = _Steps(n_layers + 2, args.quiet or args.json)
     try:
         report = run_import(args.db, req, progress=steps)
@@ -196,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--villages", help="行政村/社区边界多边形")
     imp.add_argument("--households", help="住户点, 或带经纬度列的 CSV/XLSX")
     imp.add_argument("--roads", help="步行道路线")
+    imp.add_argument("--osm", metavar="文件",
+                     help="OpenStreetMap 数据 (.osm.pbf/.osm/.osm.gz): 由建筑、地名、居住区和道路生成住户、片区和道路")
+    imp.add_argument("--bbox", metavar="西,南,东,北", help="只用 OSM 数据的这一范围 (WGS 84 经纬度)")
     imp.add_argument("--crs", help="文件本身没有坐标系时使用: wgs84, cgcs2000, gcj02, bd09 或 EPSG:xxxx")
     imp.add_argument("--encoding", help="文件没有声明编码时使用, 如 GB18030 或 UTF-8")
     imp.add_argument("--column", action="append", metavar="字段=列名",

@@ -17,6 +17,7 @@ import pandas as pd
 from api import store
 from geo.assemble import PlacementParams, assemble
 from geo.errors import InputError, Problem
+from geo.osm import read_osm
 from geo.read import Layer, ReadOptions, read_areas, read_households, read_roads, read_villages
 
 logger = logging.getLogger(__name__)
@@ -58,10 +59,14 @@ class ImportRequest:
     attach_distance_m: float = 100.0
     replace: bool = False
     dry_run: bool = False
+    osm: str | Path | None = None
+    """An OpenStreetMap extract (.osm.pbf/.osm/.osm.gz) deriving the layers not given as files."""
+    bbox: tuple | None = None
+    """Only this part of the OSM extract: (west, south, east, north), WGS 84 degrees."""
 
     def __post_init__(self) -> None:
-        if not any((self.areas, self.villages, self.households, self.roads)):
-            raise ValueError("至少需要一个图层: --areas、--villages、--households 或 --roads")
+        if not any((self.areas, self.villages, self.households, self.roads, self.osm)):
+            raise ValueError("至少需要一个图层: --areas、--villages、--households、--roads 或 --osm")
 
 
 def _road_km(roads: gpd.GeoDataFrame) -> float:
@@ -117,6 +122,15 @@ def run_import(db: str | Path, request: ImportRequest, *, progress: Progress | N
             layers[key] = reader(path, options=opts)
         except InputError as exc:
             problems.extend(exc.problems)
+    if request.osm is not None:
+        step(f"读取 OpenStreetMap: {Path(request.osm).name}")
+        try:
+            osm = read_osm(request.osm, bbox=request.bbox)
+        except InputError as exc:
+            problems.extend(exc.problems)
+        else:
+            for key, layer in osm.layers().items():
+                layers.setdefault(key, layer)  # the user's own files win over OSM
     if problems:
         raise InputError(problems)
 

@@ -174,7 +174,7 @@ def assemble(
             if len(all_villages) == 1:
                 vid = all_villages["village_id"].iloc[0]
             else:
-                stem = areas.file.rsplit(".", 1)[0]
+                stem = _stem(areas.file)
                 vid = stem
                 ensure_village(vid, stem)
                 warnings.append(f"{areas.file}: 没有行政村图层或行政村列, 全部片区归入一个行政村 “{stem}” (编号 {vid}); "
@@ -224,6 +224,15 @@ def assemble(
         counts["households"] = len(placed)
     return Assembled(villages=out_villages, areas=out_areas, households=placed, unplaced=unplaced,
                      warnings=warnings, counts=counts)
+
+
+def _stem(file: str) -> str:
+    """A file name without its data suffixes (``guixi.osm.gz`` -> ``guixi``)."""
+    name = file
+    for suffix in (".gz", ".bz2", ".zip", ".pbf", ".osm", ".geojson", ".json", ".gpkg", ".shp", ".csv", ".xlsx"):
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+    return name
 
 
 def _resolve_overlaps(areas: gpd.GeoDataFrame, metric, params: PlacementParams, file: str,
@@ -336,12 +345,13 @@ def _place_households(layer: Layer, areas: gpd.GeoDataFrame, villages: gpd.GeoDa
     if len(todo) and len(poly):
         tree = shapely.STRtree(pm.values)
         hi, ai = tree.query(hm.values[todo], predicate="within")
+        pids = poly["area_id"].to_numpy(dtype=object)
         seen = set()
-        for h, a in sorted(zip(hi.tolist(), ai.tolist()), key=lambda t: (t[0], str(poly["area_id"].iloc[t[1]]))):
+        for h, a in sorted(zip(hi.tolist(), ai.tolist()), key=lambda t: (t[0], str(pids[t[1]]))):
             if h in seen:
                 continue
             seen.add(h)
-            area_of[todo[h]] = poly["area_id"].iloc[a]
+            area_of[todo[h]] = pids[a]
             placement[todo[h]] = "in_area"
 
     # village of each household (own column, else village polygon) for the next steps
@@ -410,8 +420,10 @@ def _place_households(layer: Layer, areas: gpd.GeoDataFrame, villages: gpd.GeoDa
     a_village = dict(zip(areas["area_id"], areas["village_id"]))
     a_village.update({k: v["village_id"] for k, v in new_scattered.items()})
     final_v = np.array([a_village.get(a) if a is not None else None for a in area_of], dtype=object)
-    conflict = [(hh.at[k, "household_id"], hh.at[k, "village_id"], final_v[k]) for k in range(n)
-                if hh.at[k, "village_id"] is not None and final_v[k] is not None and hh.at[k, "village_id"] != final_v[k]]
+    own_v = hh["village_id"].to_numpy(dtype=object)
+    hids = hh["household_id"].to_numpy(dtype=object)
+    conflict = [(hids[k], own_v[k], final_v[k]) for k in range(n)
+                if own_v[k] is not None and final_v[k] is not None and own_v[k] != final_v[k]]
     if conflict:
         ex = "; ".join(f"{h}: 文件 {a} → 位置 {b}" for h, a, b in conflict[:5])
         warnings.append(f"{layer.file}: {len(conflict)} 户所填行政村与所在片区的行政村不同, 以片区为准 ({ex})")

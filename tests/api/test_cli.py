@@ -166,3 +166,15 @@ def test_export_areas_and_unknown_format(demo_db: tuple[Path, dict], tmp_path: P
     assert "散居户" in "".join(back["name"])
     proc = zhudian("export", db, "areas", "--out", tmp_path / "areas.kml", check=False)
     assert proc.returncode == 2 and ".geojson" in proc.stderr
+
+
+def test_import_from_openstreetmap_extract(tmp_path: Path) -> None:
+    db = tmp_path / "osm.db"
+    osm = ROOT / "tests" / "data" / "osm" / "jiangxi-guixi-2024-11.osm.gz"
+    report = json.loads(zhudian("import", db, "--osm", osm, "--json").stdout)
+    assert report["households"] == 152 and report["households_unplaced"] == 0
+    assert report["roads_km"] > 50 and report["villages"] == 1
+    again = json.loads(zhudian("import", db, "--osm", osm, "--json").stdout)
+    assert again["saved"]["households"]["unchanged"] == 152  # re-import changes nothing
+    proc = zhudian("import", db, "--osm", osm, "--bbox", "0,0,1,1", check=False)
+    assert proc.returncode == 2 and "jiangxi-guixi-2024-11.osm.gz" in proc.stderr
