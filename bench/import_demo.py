@@ -51,6 +51,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from matrix import memory_kb, reset_peak  # noqa: E402  (bench scripts share the /proc readers)
 
 DEMO = ROOT / "data" / "demo"
 LAYERS = ("villages", "areas", "households", "roads")
@@ -58,28 +61,6 @@ STEPS = ("read_validate", "open_store", "assemble", "save", "other")
 
 
 # ---------------------------------------------------------------------- memory
-
-
-def _status_kb() -> dict[str, int]:
-    out = {}
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(("VmHWM", "VmRSS")):
-                key, value = line.split(":")
-                out[key] = int(value.split()[0])
-    return out
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-# ---------------------------------------------------------------------- the two sides
 
 
 def _timed(module, name: str, bucket: str, acc: dict[str, float]) -> None:
@@ -155,8 +136,8 @@ def worker(impl: str, data: Path, trace: bool) -> None:
         call, steps, output_bytes = prepare(data, Path(tmp))
         import_s = time.perf_counter() - t0
         gc.collect()
-        before = _status_kb()["VmRSS"]
-        peak_ok = _reset_peak()
+        before = memory_kb()["VmRSS"]
+        peak_ok = reset_peak()
         if trace:
             import tracemalloc
 
@@ -168,7 +149,7 @@ def worker(impl: str, data: Path, trace: bool) -> None:
         if trace:
             traced = tracemalloc.get_traced_memory()[1] / 2**20
             tracemalloc.stop()
-        after = _status_kb()
+        after = memory_kb()
         if impl == "zhudian":
             steps["other"] = seconds - sum(v for k, v in steps.items() if k != "other")
         result = {

@@ -22,6 +22,7 @@ import pandas as pd
 import shapely
 
 from geo import crs as gcrs
+from geo._shapes import polygonal
 from geo.errors import Collector
 from geo.layers import AREA_COLUMNS, HOUSEHOLD_COLUMNS, VILLAGE_COLUMNS, WGS84, scattered_area_id
 from geo.read import Layer
@@ -265,7 +266,7 @@ def _resolve_overlaps(areas: gpd.GeoDataFrame, metric, params: PlacementParams, 
     dropped = []
     for i, js in cut.items():
         g = shapely.difference(geoms_m[i], shapely.union_all([geoms_m[j] for j in js]))
-        g = _polygonal_parts(g)
+        g = polygonal(g)
         if g is None or shapely.area(g) < params.min_overlap_m2:
             dropped.append(i)
             continue
@@ -280,15 +281,6 @@ def _resolve_overlaps(areas: gpd.GeoDataFrame, metric, params: PlacementParams, 
         warnings.append(f"{file}: {len(ids)} 个片区被更小的片区完全覆盖, 未导入: {', '.join(ids[:20])}")
         out = out.drop(index=out.index[dropped])
     return out
-
-
-def _polygonal_parts(g):
-    if g is None or g.is_empty:
-        return None
-    if g.geom_type in ("Polygon", "MultiPolygon"):
-        return g
-    parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else None
 
 
 def _place_households(layer: Layer, areas: gpd.GeoDataFrame, villages: gpd.GeoDataFrame,

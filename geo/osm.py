@@ -78,6 +78,7 @@ import shapely
 from shapely.geometry import box
 
 from geo import crs as gcrs
+from geo._shapes import polygonal
 from geo._files import check_exists
 from geo.errors import Collector
 from geo.layers import AREA_COLUMNS, HOUSEHOLD_COLUMNS, ROAD_COLUMNS, VILLAGE_COLUMNS, WGS84
@@ -382,17 +383,8 @@ def _polys(features: list[_Feature]) -> np.ndarray:
     bad = ~shapely.is_valid(geoms) if len(geoms) else np.zeros(0, bool)
     if bad.any():
         fixed = shapely.make_valid(geoms[bad])
-        geoms[bad] = [_polygonal(g) for g in fixed]
+        geoms[bad] = [polygonal(g) for g in fixed]
     return geoms
-
-
-def _polygonal(g):
-    if g is None or g.is_empty:
-        return None
-    if g.geom_type in ("Polygon", "MultiPolygon"):
-        return g
-    parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else None
 
 
 def _project(geoms: np.ndarray, src, dst) -> np.ndarray:
@@ -525,7 +517,7 @@ def read_osm(path: str | Path, *, bbox: Sequence[float] | None = None,
     compound_rows: list[dict] = []
     named_m: list = []
     for f, g in zip(scan.residential, r_geoms):
-        g = _polygonal(g)
+        g = polygonal(g)
         if g is None:
             continue
         name = _name(f.tags)
@@ -553,7 +545,7 @@ def read_osm(path: str | Path, *, bbox: Sequence[float] | None = None,
             c_m, predicate="within")
         taken[inside] = True
     for f, g in zip(p_areas, p_geoms):
-        g = _polygonal(g)
+        g = polygonal(g)
         if g is None:
             continue
         gm = _project(np.array([g], dtype=object), WGS84, metric)[0]
@@ -587,7 +579,7 @@ def read_osm(path: str | Path, *, bbox: Sequence[float] | None = None,
                 continue
             grown = shapely.union_all(shapely.buffer(b_m[mine], opts.grow_m, quad_segs=4))
             outline = shapely.simplify(shapely.buffer(grown, -opts.shrink_m, quad_segs=4), 0.5)
-            outline = _polygonal(shapely.make_valid(outline))
+            outline = polygonal(shapely.make_valid(outline))
             if outline is None:
                 empty_seeds.append(_name(f.tags))
                 continue

@@ -38,6 +38,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import box
 
+from geo._shapes import polygonal
 from geo.crs import utm_crs
 from geo.layers import WGS84
 
@@ -261,16 +262,8 @@ def _fill_small_holes(geom, max_hole_m2: float):
 
 
 def _polygonal(geom):
-    """The polygons of ``geom`` (a Polygon, MultiPolygon or empty Polygon)."""
-    if geom is None or geom.is_empty:
-        return shapely.Polygon()
-    if geom.geom_type in ("Polygon", "MultiPolygon"):
-        return geom
-    polys = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
-    polys = [q for p in polys for q in shapely.get_parts(p)]
-    if not polys:
-        return shapely.Polygon()
-    return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
+    """The polygons of ``geom``; an empty Polygon when it has none."""
+    return polygonal(geom) or shapely.Polygon()
 
 
 def _n_parts(geom) -> int:

@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 
 from geo import crs as gcrs
+from geo._shapes import polygonal
 from geo._files import TABLE_SUFFIXES, read_table, read_vector
 from geo.columns import (
     AREA_FIELDS,
@@ -198,7 +199,7 @@ def _repair_polygons(gdf: gpd.GeoDataFrame, col: Collector, ids: list[str]) -> g
         reasons = shapely.is_valid_reason(geoms[invalid])
         fixed = shapely.make_valid(geoms[invalid])
         # keep only polygonal parts of what make_valid returns
-        fixed = np.array([_polygonal(g) for g in fixed], dtype=object)
+        fixed = np.array([polygonal(g) for g in fixed], dtype=object)
         for i, reason, g in zip(np.flatnonzero(invalid), reasons, fixed):
             if g is None or g.is_empty:
                 col.add(_where("feature", i, ids[i]), f"多边形无效且无法修复 ({reason})", "在 GIS 软件里重新绘制该多边形")
@@ -208,17 +209,6 @@ def _repair_polygons(gdf: gpd.GeoDataFrame, col: Collector, ids: list[str]) -> g
         geoms[invalid] = fixed
         gdf = gdf.set_geometry(gpd.GeoSeries(geoms, crs=gdf.crs, index=gdf.index))
     return gdf
-
-
-def _polygonal(g: shapely.Geometry | None) -> shapely.Geometry | None:
-    if g is None:
-        return None
-    if g.geom_type in ("Polygon", "MultiPolygon"):
-        return g
-    parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
-    if not parts:
-        return None
-    return shapely.union_all(parts)
 
 
 def _to_wgs84(raw: gpd.GeoDataFrame, kind: str, ids: list, opts: ReadOptions,

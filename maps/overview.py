@@ -60,8 +60,8 @@ _REQUIRED = {
 }
 
 
-def _check(layers: dict[str, gpd.GeoDataFrame | None]) -> None:
-    """Raise one ``ValueError`` listing every problem of every layer."""
+def column_problems(layers: dict[str, gpd.GeoDataFrame | None], required: dict[str, tuple[str, ...]]) -> list[str]:
+    """Problems with the given layers: not a GeoDataFrame, or missing required columns."""
     problems: list[str] = []
     for name, gdf in layers.items():
         if gdf is None:
@@ -69,9 +69,15 @@ def _check(layers: dict[str, gpd.GeoDataFrame | None]) -> None:
         if not isinstance(gdf, gpd.GeoDataFrame):
             problems.append(f"{name}: expected a GeoDataFrame, got {type(gdf).__name__}")
             continue
-        missing = [c for c in _REQUIRED[name] if c not in gdf.columns]
+        missing = [c for c in required[name] if c not in gdf.columns]
         if missing:
             problems.append(f"{name}: missing column(s) {', '.join(missing)} (see geo/layers.py)")
+    return problems
+
+
+def _check(layers: dict[str, gpd.GeoDataFrame | None]) -> None:
+    """Raise one ``ValueError`` listing every problem of every layer."""
+    problems = column_problems(layers, _REQUIRED)
     areas, households = layers["areas"], layers["households"]
     if isinstance(areas, gpd.GeoDataFrame) and "kind" in areas.columns:
         bad = sorted(set(areas["kind"].dropna()) - set(AREA_KINDS))

@@ -37,6 +37,7 @@ from maps.i18n import check_lang, label
 from maps.offline import HtmlControl, html_text, offline_map
 from maps.overview import (
     DEPOT_COLOUR,
+    column_problems,
     HOUSEHOLD_RADIUS,
     ROAD_COLOUR,
     VILLAGE_OUTLINE,
@@ -203,16 +204,7 @@ def zone_map(
 
 def _check(layers: dict[str, gpd.GeoDataFrame | None]) -> None:
     """Raise one ``ValueError`` listing every problem of every layer."""
-    problems: list[str] = []
-    for name, gdf in layers.items():
-        if gdf is None:
-            continue
-        if not isinstance(gdf, gpd.GeoDataFrame):
-            problems.append(f"{name}: expected a GeoDataFrame, got {type(gdf).__name__}")
-            continue
-        missing = [c for c in _REQUIRED[name] if c not in gdf.columns]
-        if missing:
-            problems.append(f"{name}: missing column(s) {', '.join(missing)}")
+    problems = column_problems(layers, _REQUIRED)
     zones = layers["zones"]
     if isinstance(zones, gpd.GeoDataFrame) and "zone" in zones.columns:
         dup = zones["zone"][zones["zone"].duplicated()].unique().tolist()
