@@ -50,7 +50,7 @@ _PLAN_MARGIN = 0.005
 """Plan this much inside the band: additive workloads differ slightly from the true ones."""
 _FRAGMENT_SHARE = 0.05
 """Stray pieces of a zone below this share of the mean workload are handed to a neighbour."""
-_MAX_NOGOODS = 3
+_MAX_NOGOODS = 6
 _MAX_CANDIDATE_BLOCKS = 30
 
 
@@ -127,6 +127,8 @@ def solve_zoning(problem: ZoningProblem, params: ZoningParams = ZoningParams()) 
     best: tuple | None = None
     deadline = t0 + params.seconds
     for attempt in range(_MAX_NOGOODS + 1):
+        if best is not None and time.perf_counter() > deadline - 0.2:
+            break  # out of time: keep the best drawn so far
         remaining = max(0.5, deadline - time.perf_counter())
         sol = level1.solve(remaining)
         if sol is None:
@@ -156,7 +158,22 @@ def solve_zoning(problem: ZoningProblem, params: ZoningParams = ZoningParams()) 
             level1.forbid(sol.zone_blocks[z])
         logger.info("zone(s) %s %s, re-solving with no-good cut(s)", cuts,
                     "not contiguous" if broken else "out of the band")
-    assignment, _, sol = best
+    assignment, score, sol = best
+    if score[1]:
+        # the planned blocks cannot be drawn inside the band (lanes that meet at one house, ...):
+        # also try growing zones household by household from the edge of the village inwards,
+        # and keep whichever is better (in the band first, then fewer split areas, then balance)
+        grown = _grow_village(ctx)
+        if _overall_score(ctx, grown) < _overall_score(ctx, _finish_draw(ctx, assignment, score)):
+            return _result(ctx, _label(ctx, grown), "feasible", f"{sol.status}+grown", t0, reasons)
+    if score[0]:  # still a zone in pieces: hand every stray piece to a neighbour, then rebalance
+        assignment = _fix_fragments(ctx, assignment, limit=math.inf)
+        assignment = _rebalance(ctx, assignment, allow_new_splits=False)
+    loads = _true_loads(ctx, assignment)
+    if np.max(np.abs(loads / loads.mean() - 1)) > params.tolerance:
+        # the band cannot be met by the planned splits alone: let boundaries move across areas
+        # (each new split is reported with its reason)
+        assignment = _rebalance(ctx, assignment, allow_new_splits=True)
     assignment = _label(ctx, assignment)
     return _result(ctx, assignment, "optimal" if sol.optimal else "feasible", sol.status, t0, reasons)
 
@@ -393,15 +410,14 @@ class _Level1:
                     elif locks[a] == locks[b] and ((a, s) in x or (b, s) in x):
                         only = x[a, s] if (a, s) in x else x[b, s]
                         m.Add(only == 0)
-        # no-goods: a block set that cannot be drawn as one connected zone
+        # no-goods: a block set that could not be drawn well (connected and in the band); its
+        # supersets are forbidden too, or the model would dodge the cut with token pieces
         for ng in self.nogoods:
             ngs = set(ng)
             for s in range(S):
                 if not ngs <= set(self.cand[s]):
                     continue
-                inside = [x[b, s] for b in ng]
-                outside = [x[b, s] for b in self.cand[s] if b not in ngs]
-                m.Add(sum(inside) - sum(outside) <= len(ng) - 1)
+                m.Add(sum(x[b, s] for b in ng) <= len(ng) - 1)
         excess = sum(pieces[b] - self.forced[b] for b in range(B) if not ctx.block_scattered[b])
         T = int(round(self.Tm))
         dev = m.NewIntVar(0, int(W.sum()), "dev")
@@ -415,8 +431,13 @@ class _Level1:
 
     def _solver(self, seconds: float) -> cp_model.CpSolver:
         solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = max(0.2, seconds)
+        # deterministic: the limit is CP-SAT's deterministic time (about seconds of one core);
+        # the wall-clock limit is only a guard on a heavily loaded machine
+        solver.parameters.max_deterministic_time = max(0.2, seconds)
+        solver.parameters.max_time_in_seconds = max(0.5, 2.0 * seconds)
         solver.parameters.num_search_workers = self.ctx.params.workers
+        if self.ctx.params.workers > 1:
+            solver.parameters.interleave_search = True
         solver.parameters.random_seed = self.ctx.params.seed
         return solver
 
@@ -431,10 +452,15 @@ class _Level1:
         solver = self._solver(seconds * 0.6)
         st = solver.Solve(m)
         self.last_status = solver.StatusName(st)
-        if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE) and self.leaf_rule:
+        if st == cp_model.INFEASIBLE and self.leaf_rule:
             logger.info("leaf rule relaxed (%s)", self.last_status)
             self.leaf_rule = False
-            return self.solve(seconds * 0.4)
+            return self.solve(seconds * 0.5)
+        small = [int(min(self.W[b], max(1, math.ceil(0.03 * self.Tm)))) for b in range(len(self.W))]
+        if st == cp_model.INFEASIBLE and self.min_piece != small:
+            logger.info("minimum piece size relaxed to 3%% of a zone (%s)", self.last_status)
+            self.min_piece = small
+            return self.solve(seconds * 0.5)
         if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return None
         stage_a_optimal = st == cp_model.OPTIMAL
@@ -559,6 +585,23 @@ def _cut_block(ctx: _Context, b: int, parts: list[tuple[int, int]], assignment: 
                 zj = int(assignment[j])
                 if zj in touch:
                     touch[zj].setdefault(int(outside_comp[zj][j]), set()).add(si)
+    # the main connected piece of the block (by workload): seeds go there, not on a stray farm
+    comp = np.full(n_sites, -1, dtype=np.int64)
+    for s0 in range(n_sites):
+        if comp[s0] >= 0:
+            continue
+        comp[s0] = s0
+        stack = [s0]
+        while stack:
+            u = stack.pop()
+            for t in site_adj[u]:
+                if comp[t] < 0:
+                    comp[t] = s0
+                    stack.append(t)
+    comp_w: dict[int, float] = {}
+    for s0 in range(n_sites):
+        comp_w[int(comp[s0])] = comp_w.get(int(comp[s0]), 0.0) + float(site_w[s0])
+    in_main = comp == max(comp_w, key=lambda c: comp_w[c])
     total_share = sum(s for _, s in parts)
     scale = float(site_w.sum()) / max(total_share, 1)
     target = {z: s * scale for z, s in parts}
@@ -575,6 +618,7 @@ def _cut_block(ctx: _Context, b: int, parts: list[tuple[int, int]], assignment: 
                     if owner[s] == -1:
                         owner[s] = z
                 seeds[z] = sorted(set(seeds[z]) | set(path))
+    owner_bridge = owner.copy()
     # zones with no contact: the site nearest their households, or far from the other seeds
     taken = [s for z in zones for s in seeds[z]]
     # zones reaching outside the block seed first (towards their other blocks), then the zones
@@ -594,6 +638,9 @@ def _cut_block(ctx: _Context, b: int, parts: list[tuple[int, int]], assignment: 
         else:
             d = -walk[site_rep, site_rep[0]].astype(np.float64)
         d[owner >= 0] = np.inf
+        d[~in_main] = np.inf
+        if not np.isfinite(d).any():
+            d = np.where(owner >= 0, np.inf, 0.0)
         seeds[z] = [int(np.argmin(d))]
         taken.extend(seeds[z])
     for i, g in ctx.household_locks.items():
@@ -607,6 +654,11 @@ def _cut_block(ctx: _Context, b: int, parts: list[tuple[int, int]], assignment: 
         heapq.heapify(heaps[z])
     expanded = np.zeros(n_sites, dtype=bool)
     while True:
+        if not (owner == -1).any():
+            break
+        for z in zones:  # a zone boxed in before reaching its share gets a fresh frontier
+            if not heaps[z] and load[z] < target[z]:
+                _refill(z, heaps[z], owner, site_adj, dist_from[z])
         open_z = [z for z in zones if heaps[z]]
         if not open_z:
             break
@@ -624,8 +676,102 @@ def _cut_block(ctx: _Context, b: int, parts: list[tuple[int, int]], assignment: 
     # sites never reached (the block is not connected): nearest zone by walking
     for s in np.flatnonzero(owner == -1):
         owner[s] = min(zones, key=lambda z: (dist_from[z][s], z))
+    # a second cutter: peel zones off one at a time along the walking-distance difference to
+    # the other zones' seeds (a sweep); keep whichever cut is connected and closer to the shares
+    candidates = [owner]
+    by_size = sorted(zones, key=lambda z: (-target[z], z))
+    for order in (by_size, by_size[::-1]):
+        candidates.append(_grow_in_turn(order, seeds, owner_bridge, target, site_w, site_adj, dist_from))
+    best = min(candidates, key=lambda o: _cut_score(ctx, assignment, o, site_members, zones, target, site_w))
     for s in range(n_sites):
-        assignment[site_members[s]] = owner[s]
+        assignment[site_members[s]] = best[s]
+
+
+def _grow_in_turn(order: list[int], seeds: dict[int, list[int]], owner0: IntArray,
+                  target: dict[int, float], site_w: npt.NDArray, adj: list[set[int]],
+                  dist_from: dict) -> IntArray:
+    """Cut by growing one zone at a time from its seeds (nearest free neighbouring site first)
+    until it has its share; the last zone takes the rest.  Every grown piece is connected to its
+    seeds; stray leftovers go to the zone they touch most."""
+    owner = owner0.copy()
+    n_sites = len(site_w)
+    for pos, z in enumerate(order[:-1]):
+        reserved = {s for later in order[pos + 1:] for s in seeds[later]} - set(seeds[z])
+        load = float(site_w[owner == z].sum())
+        heap = [(float(dist_from[z][s]), s) for s in seeds[z] if owner[s] in (-1, z)]
+        heapq.heapify(heap)
+        done = np.zeros(n_sites, dtype=bool)
+        while heap and load < target[z]:
+            _, s = heapq.heappop(heap)
+            if done[s] or owner[s] not in (-1, z):
+                continue
+            if s in reserved:
+                continue
+            if owner[s] == -1:
+                if load + site_w[s] / 2 > target[z]:
+                    break
+                owner[s] = z
+                load += site_w[s]
+            done[s] = True
+            for t in adj[s]:
+                if owner[t] == -1 and not done[t]:
+                    heapq.heappush(heap, (float(dist_from[z][t]), t))
+    last = order[-1]
+    free = owner == -1
+    # the last zone keeps the free sites connected to its seeds; other stray pieces join a neighbour
+    reach = np.zeros(n_sites, dtype=bool)
+    stack = [s for s in seeds[last] if free[s] or owner[s] == last]
+    for s in stack:
+        reach[s] = True
+    while stack:
+        u = stack.pop()
+        for t in adj[u]:
+            if free[t] and not reach[t]:
+                reach[t] = True
+                stack.append(t)
+    owner[free & reach] = last
+    if not seeds[last]:
+        owner[free] = last
+    for _ in range(n_sites):
+        stray = np.flatnonzero(owner == -1)
+        if not len(stray):
+            break
+        progressed = False
+        for s in stray:
+            nbz = [owner[t] for t in adj[s] if owner[t] != -1]
+            if nbz:
+                owner[s] = max(set(nbz), key=nbz.count)
+                progressed = True
+        if not progressed:
+            owner[owner == -1] = last
+            break
+    return owner
+
+
+def _cut_score(ctx: _Context, assignment: IntArray, owner: IntArray, site_members: list,
+               zones: list[int], target: dict[int, float], site_w: npt.NDArray) -> tuple:
+    """(pieces beyond one per zone, worst relative miss of the shares) of a candidate cut."""
+    trial = assignment.copy()
+    for s, z in enumerate(owner):
+        trial[site_members[s]] = z
+    limit = _FRAGMENT_SHARE * ctx.T  # smaller stray pieces are handed to a neighbour later
+    pieces = 0
+    for z in zones:
+        comps = ctx.graph.components(trial == z)
+        pieces += sum(1 for c in comps[1:] if ctx.w[c].sum() > limit)
+    miss = max(abs(float(site_w[owner == z].sum()) - target[z]) / max(target[z], 1e-9) for z in zones)
+    return (pieces, round(miss, 3))
+
+
+def _refill(z: int, heap: list, owner: IntArray, adj: list[set[int]], dist: npt.NDArray) -> None:
+    """Give zone ``z`` new frontier sites: free sites next to its own, else the nearest free one."""
+    free = owner == -1
+    mine = np.flatnonzero(owner == z)
+    nxt = sorted({t for s in mine for t in adj[s] if free[t]})
+    if not nxt and free.any():
+        nxt = [int(np.argmin(np.where(free, dist, np.inf)))]
+    for t in nxt:
+        heapq.heappush(heap, (float(dist[t]), int(t)))
 
 
 def _site_path(src: list[int], dst: list[int], adj: list[set[int]], rep: IntArray,
@@ -656,10 +802,72 @@ def _site_path(src: list[int], dst: list[int], adj: list[set[int]], rep: IntArra
     return []
 
 
-def _fix_fragments(ctx: _Context, assignment: IntArray) -> IntArray:
-    """Hand small stray pieces of a zone to the neighbouring zone they touch most."""
+def _finish_draw(ctx: _Context, assignment: IntArray, score: tuple) -> IntArray:
+    """The final repairs of a drawn zoning (what :func:`solve_zoning` applies to its best)."""
+    a = assignment
+    if score[0]:
+        a = _fix_fragments(ctx, a, limit=math.inf)
+        a = _rebalance(ctx, a, allow_new_splits=False)
+    loads = _true_loads(ctx, a)
+    if np.max(np.abs(loads / loads.mean() - 1)) > ctx.params.tolerance:
+        a = _rebalance(ctx, a, allow_new_splits=True)
+    return a
+
+
+def _overall_score(ctx: _Context, a: IntArray) -> tuple:
+    """(not contiguous, outside the band, split areas beyond need, max deviation) — lower is better."""
+    loads = _true_loads(ctx, a)
+    dev = float(np.max(np.abs(loads / loads.mean() - 1)))
+    broken = sum(not ctx.graph.connected(a == z) for z in range(ctx.k))
+    unit = np.asarray(ctx.p.unit_of)
+    allowance = loads.mean() * (1 + ctx.params.tolerance)
+    excess = 0
+    for u in set(unit.tolist()):
+        if ctx.p.unit_kinds[u] == "scattered":
+            continue
+        m = unit == u
+        excess += max(0, len(set(a[m].tolist())) - max(1, math.ceil(ctx.w[m].sum() / allowance)))
+    return (broken, dev > ctx.params.tolerance, excess, round(dev, 4))
+
+
+def _grow_village(ctx: _Context) -> IntArray:
+    """Zones swept household by household, from the edge of the village inwards.
+
+    Seeds are spread by farthest-point sampling.  Zone after zone takes the free households that
+    are nearer (walking) to its seed than to the remaining seeds, in order of that difference;
+    on lanes every house of a side lane has the same difference as the lane's junction, so side
+    lanes go whole and the sweep stops only between them, at the stop nearest to the mean
+    workload.  The last zone takes the rest; stray pieces join a neighbour; then balancing.
+    """
+    p, k, n = ctx.p, ctx.k, ctx.p.n
+    walk = p.walk_m.astype(np.float64)
+    owner = np.full(n, -1, dtype=np.int64)
+    centre = medoid(p.walk_m)
+    seeds: list[int] = [int(np.argmax(walk[centre]))]
+    while len(seeds) < k:
+        seeds.append(int(np.argmax(walk[np.array(seeds)].min(axis=0))))
+    target = float(ctx.w.sum()) / k
+    for z in range(k - 1):
+        free = np.flatnonzero(owner == -1)
+        rest = np.array(seeds[z + 1:])
+        diff = walk[seeds[z], free] - walk[np.ix_(rest, free)].min(axis=0)
+        order = np.lexsort((walk[seeds[z], free], np.round(diff)))
+        level = np.round(diff[order])
+        cum = np.cumsum(ctx.w[free[order]])
+        # stop only where the difference changes (between side lanes), nearest the target
+        ends = np.flatnonzero(np.r_[level[1:] != level[:-1], True])
+        stop = ends[int(np.argmin(np.abs(cum[ends] - target)))]
+        owner[free[order[: stop + 1]]] = z
+    owner[owner == -1] = k - 1
+    owner = _fix_fragments(ctx, owner, limit=math.inf)
+    return _rebalance(ctx, owner, allow_new_splits=True)
+
+
+def _fix_fragments(ctx: _Context, assignment: IntArray, *, limit: float | None = None) -> IntArray:
+    """Hand stray pieces of a zone (below ``limit`` minutes; default 5% of the mean workload) to
+    the neighbouring zone they touch most."""
     assignment = assignment.copy()
-    limit = _FRAGMENT_SHARE * ctx.T
+    limit = _FRAGMENT_SHARE * ctx.T if limit is None else limit
     for _ in range(3):
         changed = False
         for z in range(ctx.k):
@@ -696,82 +904,103 @@ def _true_loads(ctx: _Context, assignment: IntArray) -> npt.NDArray[np.float64]:
 def _rebalance(ctx: _Context, assignment: IntArray, *, allow_new_splits: bool,
                max_moves: int | None = None) -> IntArray:
     """Move boundary households from heavier to lighter neighbouring zones, keeping every zone
-    connected, until the true workloads are as even as such moves allow."""
+    connected, until the true workloads are as even as such moves allow.
+
+    A household whose departure would cut its zone in two takes the cut-off part with it (a
+    *branch move*), so zones that touch at a single household can still trade work.  Without
+    ``allow_new_splits`` only households of areas the two zones already share (or scattered ones)
+    move, so no natural village is split anew.
+    """
     a = assignment.copy()
     n, k = ctx.p.n, ctx.k
-    if k == 1:
+    if k == 1 or not len(ctx.p.edges):
         return a
     max_moves = max_moves if max_moves is not None else max(50, n // 2)
-    unit = np.asarray(ctx.p.unit_of)
+    unit = np.asarray(ctx.p.unit_of, dtype=np.int64)
+    n_units = int(unit.max()) + 1
     scattered = np.array([ctx.p.unit_kinds[u] == "scattered" for u in unit], dtype=bool)
-    locked = set(np.flatnonzero(ctx.locked).tolist())  # grows with scattered households that should not move
+    locked = ctx.locked.copy()  # grows with scattered households that should not move
+    e = np.asarray(ctx.p.edges, dtype=np.int64).reshape(-1, 2)
+    E = np.vstack([e, e[:, ::-1]])
     moves = 0
+
     def true_load(assign: IntArray, z: int) -> float:
         return sum(zone_workload(ctx.p, np.flatnonzero(assign == z)))
+
+    def move_set(i: int, members_h: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+        if ctx.graph.connected(members_h, without=i):
+            return np.array([i])
+        rest = members_h.copy()
+        rest[i] = False
+        comps = ctx.graph.components(rest)
+        comps.sort(key=lambda c: -ctx.w[c].sum())
+        return np.array([i] + [j for c in comps[1:] for j in c], dtype=np.int64)
 
     for _round in range(3):
         start = a.copy()
         true = _true_loads(ctx, a)
-        proxy = np.array([ctx.w[a == z].sum() for z in range(k)])
-        offset = true - proxy
-        loads = proxy + offset
+        loads = true.copy()
         target = float(true.sum()) / k
+        uz = np.zeros((n_units, k), dtype=np.int64)
+        np.add.at(uz, (unit, a), 1)
         improved_any = False
         while moves < max_moves:
             dev = loads / target - 1
             if np.max(np.abs(dev)) < 0.002:
                 break
-            # zone pairs (heavy -> light) that touch, most unequal first
-            best_move = None
-            order = np.argsort(-dev)
-            for h in order:
+            best = None
+            for h in np.argsort(-dev):
+                sel = (a[E[:, 0]] == h) & (a[E[:, 1]] != h)
+                if not sel.any():
+                    continue
+                pi, pl = E[sel, 0], a[E[sel, 1]]
+                keep = (dev[pl] < dev[h]) & ~locked[pi]
+                if not allow_new_splits:
+                    keep &= scattered[pi] | (uz[unit[pi], pl] > 0)
+                if not keep.any():
+                    continue
+                pairs, touching = np.unique(np.column_stack([pi[keep], pl[keep]]), axis=0, return_counts=True)
+                w1 = ctx.w[pairs[:, 0]]
+                g1 = np.maximum(np.abs(dev[h]), np.abs(dev[pairs[:, 1]])) - np.maximum(
+                    np.abs((loads[h] - w1) / target - 1), np.abs((loads[pairs[:, 1]] + w1) / target - 1))
+                order = np.lexsort((-touching, -g1))
                 members_h = a == h
-                cands: list[tuple[float, int, int]] = []
-                for i in np.flatnonzero(members_h):
-                    if i in locked:
+                for idx in order[:30]:
+                    i, L = int(pairs[idx, 0]), int(pairs[idx, 1])
+                    group = move_set(i, members_h)
+                    if locked[group].any():
                         continue
-                    nb = [int(a[j]) for j in ctx.graph.neighbours(int(i)) if a[j] != h]
-                    if not nb:
+                    if not allow_new_splits and not (scattered[group] | (uz[unit[group], L] > 0)).all():
                         continue
-                    for L in set(nb):
-                        if dev[L] >= dev[h]:
-                            continue
-                        if not allow_new_splits and not scattered[i]:
-                            # only within an area the two zones already share: no new split
-                            if not ((a == L) & (unit == unit[i])).any():
-                                continue
-                        new_h = (loads[h] - ctx.w[i]) / target - 1
-                        new_l = (loads[L] + ctx.w[i]) / target - 1
-                        gain = max(abs(dev[h]), abs(dev[L])) - max(abs(new_h), abs(new_l))
-                        if gain <= 1e-9:
-                            continue
-                        touching = nb.count(L)
-                        cands.append((-gain - 0.001 * touching, int(i), L))
-                cands.sort()
-                for _, i, L in cands[:40]:
-                    if ctx.graph.connected(members_h, without=i):
-                        best_move = (i, h, L)
-                        break
-                if best_move:
+                    wg = float(ctx.w[group].sum())
+                    gain = max(abs(dev[h]), abs(dev[L])) - max(abs((loads[h] - wg) / target - 1),
+                                                               abs((loads[L] + wg) / target - 1))
+                    if gain > 1e-9 and (best is None or gain > best[4] + 1e-9):
+                        best = (group, h, L, wg, gain)
+                        if len(group) == 1:
+                            break  # a single household with a gain: take it
+                if best:
                     break
-            if best_move is None:
+            if best is None:
                 break
-            i, h, L = best_move
-            if scattered[i]:
+            group, h, L, wg, _ = best
+            if scattered[group].any():
                 # a scattered household's walk is not additive (it may be far from everyone):
                 # check the move on the true workloads of the two zones
-                before = max(abs(true_load(a, h) / target - 1), abs(true_load(a, L) / target - 1))
-                a[i] = L
+                before = max(abs(loads[h] / target - 1), abs(loads[L] / target - 1))
+                a[group] = L
                 th, tl = true_load(a, h), true_load(a, L)
                 if max(abs(th / target - 1), abs(tl / target - 1)) >= before:
-                    a[i] = h
-                    locked.add(i)
+                    a[group] = h
+                    locked[group[scattered[group]]] = True
                     continue
                 loads[h], loads[L] = th, tl
             else:
-                a[i] = L
-                loads[h] -= ctx.w[i]
-                loads[L] += ctx.w[i]
+                a[group] = L
+                loads[h] -= wg
+                loads[L] += wg
+            np.add.at(uz, (unit[group], h), -1)
+            np.add.at(uz, (unit[group], L), 1)
             moves += 1
             improved_any = True
         new_true = _true_loads(ctx, a)
