@@ -112,3 +112,28 @@ def mst_incident_half(d: npt.NDArray[np.number]) -> npt.NDArray[np.float64]:
 def medoid(d: npt.NDArray[np.number]) -> int:
     """Position of the member minimising the sum of distances to the others."""
     return int(np.argmin(d.sum(axis=1))) if d.shape[0] else -1
+
+
+def mst_parent(d: npt.NDArray[np.number]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Parent of each node in a minimum spanning tree of a dense distance matrix, rooted at
+    node 0 (``parent[0] == -1``), and nodes in the order they joined the tree (Prim, O(m^2))."""
+    m = d.shape[0]
+    parent = np.full(m, -1, dtype=np.int64)
+    order = np.zeros(m, dtype=np.int64)
+    if m <= 1:
+        return parent, order
+    d = d.astype(np.float64, copy=False)
+    in_tree = np.zeros(m, dtype=bool)
+    in_tree[0] = True
+    best = d[0].copy()
+    link = np.zeros(m, dtype=np.int64)
+    for step in range(1, m):
+        cand = np.where(in_tree, np.inf, best)
+        j = int(np.argmin(cand))
+        parent[j] = link[j]
+        order[step] = j
+        in_tree[j] = True
+        closer = d[j] < best
+        best[closer] = d[j][closer]
+        link[closer] = j
+    return parent, order

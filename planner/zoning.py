@@ -33,13 +33,13 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
-from planner._graph import Graph, medoid, mst_incident_half, mst_length
+from planner._graph import Graph, medoid, mst_incident_half, mst_length, mst_parent
 from planner.zones import Split, Zone, ZoningParams, ZoningProblem, ZoningResult
 
 logger = logging.getLogger(__name__)
@@ -135,6 +135,16 @@ def solve_zoning(problem: ZoningProblem, params: ZoningParams = ZoningParams()) 
             if best is not None:
                 break
             status = level1.last_status
+            if status in ("INFEASIBLE", "UNKNOWN") and (params.unit_locks or params.household_locks):
+                # the locks cannot be met inside the band: zone without them, then move the
+                # locked areas and households where the user put them and rebalance
+                free = solve_zoning(problem, replace(params, unit_locks={}, household_locks={},
+                                                     seconds=max(0.5, deadline - time.perf_counter())))
+                if free.ok:
+                    a = _apply_locks(ctx, free.assignment)
+                    return _result(ctx, a, "feasible", "locks-applied", t0, [
+                        f"锁定的片区/住户无法在 ±{params.tolerance:.0%} 的平衡要求内满足: 先不考虑锁定分片, "
+                        f"再按锁定调整并尽量重新平衡"])
             if status == "INFEASIBLE":
                 reasons.append(_infeasible_text(ctx))
                 return _failed(problem, params, "infeasible", reasons, t0, ctx=ctx)
@@ -163,9 +173,14 @@ def solve_zoning(problem: ZoningProblem, params: ZoningParams = ZoningParams()) 
         # the planned blocks cannot be drawn inside the band (lanes that meet at one house, ...):
         # also try growing zones household by household from the edge of the village inwards,
         # and keep whichever is better (in the band first, then fewer split areas, then balance)
-        grown = _grow_village(ctx)
-        if _overall_score(ctx, grown) < _overall_score(ctx, _finish_draw(ctx, assignment, score)):
-            return _result(ctx, _label(ctx, grown), "feasible", f"{sol.status}+grown", t0, reasons)
+        drawn = _finish_draw(ctx, assignment, score)
+        best_alt, best_score = drawn, _overall_score(ctx, drawn)
+        for alt in _tree_cuts(ctx, deadline=deadline):
+            sc = _overall_score(ctx, alt)
+            if sc < best_score:
+                best_alt, best_score = alt, sc
+        if best_alt is not drawn:
+            return _result(ctx, _label(ctx, best_alt), "feasible", f"{sol.status}+tree", t0, reasons)
     if score[0]:  # still a zone in pieces: hand every stray piece to a neighbour, then rebalance
         assignment = _fix_fragments(ctx, assignment, limit=math.inf)
         assignment = _rebalance(ctx, assignment, allow_new_splits=False)
@@ -830,37 +845,55 @@ def _overall_score(ctx: _Context, a: IntArray) -> tuple:
     return (broken, dev > ctx.params.tolerance, excess, round(dev, 4))
 
 
-def _grow_village(ctx: _Context) -> IntArray:
-    """Zones swept household by household, from the edge of the village inwards.
+def _tree_cuts(ctx: _Context, *, deadline: float, trees: int = 8):
+    """Zonings made by cutting spanning trees of the household graph (yielded one by one).
 
-    Seeds are spread by farthest-point sampling.  Zone after zone takes the free households that
-    are nearer (walking) to its seed than to the remaining seeds, in order of that difference;
-    on lanes every house of a side lane has the same difference as the lane's junction, so side
-    lanes go whole and the sweep stops only between them, at the stop nearest to the mean
-    workload.  The last zone takes the rest; stray pieces join a neighbour; then balancing.
+    Cutting an edge of a spanning tree leaves two connected parts, so every zone is contiguous
+    by construction.  Each round cuts off the subtree whose workload is nearest the mean
+    (preferring cuts between areas when they are about as good), until k zones remain.  The
+    first tree is the walking-distance spanning tree, the others use seeded random detours;
+    each result is then balanced by boundary moves.
     """
     p, k, n = ctx.p, ctx.k, ctx.p.n
-    walk = p.walk_m.astype(np.float64)
-    owner = np.full(n, -1, dtype=np.int64)
-    centre = medoid(p.walk_m)
-    seeds: list[int] = [int(np.argmax(walk[centre]))]
-    while len(seeds) < k:
-        seeds.append(int(np.argmax(walk[np.array(seeds)].min(axis=0))))
+    rng = np.random.default_rng(ctx.params.seed)
+    base = p.walk_m.astype(np.float64)
+    unit = np.asarray(p.unit_of)
+    adjacent = np.zeros((n, n), dtype=bool) if n <= 4000 else None
+    if adjacent is not None:
+        e = np.asarray(p.edges, dtype=np.int64).reshape(-1, 2)
+        adjacent[e[:, 0], e[:, 1]] = adjacent[e[:, 1], e[:, 0]] = True
     target = float(ctx.w.sum()) / k
-    for z in range(k - 1):
-        free = np.flatnonzero(owner == -1)
-        rest = np.array(seeds[z + 1:])
-        diff = walk[seeds[z], free] - walk[np.ix_(rest, free)].min(axis=0)
-        order = np.lexsort((walk[seeds[z], free], np.round(diff)))
-        level = np.round(diff[order])
-        cum = np.cumsum(ctx.w[free[order]])
-        # stop only where the difference changes (between side lanes), nearest the target
-        ends = np.flatnonzero(np.r_[level[1:] != level[:-1], True])
-        stop = ends[int(np.argmin(np.abs(cum[ends] - target)))]
-        owner[free[order[: stop + 1]]] = z
-    owner[owner == -1] = k - 1
-    owner = _fix_fragments(ctx, owner, limit=math.inf)
-    return _rebalance(ctx, owner, allow_new_splits=True)
+    for t in range(trees if n <= 1500 else max(2, trees // 3)):
+        if time.perf_counter() > deadline:
+            return
+        d = base if t == 0 else base * rng.uniform(1.0, 1.5, size=base.shape)
+        if adjacent is not None:  # only edges of the household graph: zones stay contiguous in it
+            d = np.where(adjacent, d, d + 1e7)
+        parent, order = mst_parent(d)
+        owner = np.full(n, -1, dtype=np.int64)
+        alive = np.ones(n, dtype=bool)
+        for z in range(k - 1):
+            sub = np.where(alive, ctx.w, 0.0)
+            for v in order[::-1]:  # children before parents
+                if parent[v] >= 0 and alive[v]:
+                    sub[parent[v]] += sub[v]
+            cand = np.flatnonzero(alive & (parent >= 0))
+            if not len(cand):
+                break
+            miss = np.abs(sub[cand] - target) / target
+            between = unit[cand] != unit[parent[cand]]
+            score = miss - 0.01 * between
+            v = int(cand[np.argmin(score)])
+            # the subtree of v: nodes whose chain of parents reaches v
+            members = np.zeros(n, dtype=bool)
+            members[v] = True
+            for u in order:
+                if alive[u] and parent[u] >= 0 and members[parent[u]]:
+                    members[u] = True
+            owner[members] = z
+            alive[members] = False
+        owner[owner == -1] = k - 1
+        yield _rebalance(ctx, owner, allow_new_splits=True)
 
 
 def _fix_fragments(ctx: _Context, assignment: IntArray, *, limit: float | None = None) -> IntArray:
@@ -1048,6 +1081,19 @@ def _repair(ctx: _Context) -> IntArray | None:
         return a
     a = _rebalance(ctx, a, allow_new_splits=True)
     return a if fits(a) else None
+
+
+def _apply_locks(ctx: _Context, assignment: IntArray) -> IntArray:
+    """Number zones so locked areas mostly stay put, move locked areas/households to their group,
+    reattach stray pieces and rebalance (locked households never move)."""
+    a = _label(ctx, assignment)
+    unit = np.asarray(ctx.p.unit_of)
+    for u, g in ctx.params.unit_locks.items():
+        a[unit == u] = g
+    for i, g in ctx.household_locks.items():
+        a[i] = g
+    a = _fix_fragments(ctx, a, limit=math.inf)
+    return _rebalance(ctx, a, allow_new_splits=True)
 
 
 def _label(ctx: _Context, assignment: IntArray) -> IntArray:
