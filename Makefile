@@ -27,7 +27,7 @@ $(RUNTIME_STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	touch $@
 
 $(DEV_STAMP): $(RUNTIME_STAMP)
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,bench]"
 	touch $@
 
 # Debian packages: a CJK font (maps and printed sheets), Chromium (map tests), poppler (PDF checks)
