@@ -65,6 +65,49 @@ class Graph:
         return len(seen) == len(nodes)
 
 
+def articulation_points(graph: "Graph", members: npt.NDArray[np.bool_]) -> set[int]:
+    """Nodes whose removal disconnects the subgraph induced by ``members`` (iterative Tarjan)."""
+    disc = {}
+    low = {}
+    points: set[int] = set()
+    timer = 0
+    for root in np.flatnonzero(members):
+        root = int(root)
+        if root in disc:
+            continue
+        disc[root] = low[root] = timer
+        timer += 1
+        children = 0
+        stack = [(root, -1, iter(graph.neighbours(root)))]
+        while stack:
+            u, parent, it = stack[-1]
+            advanced = False
+            for v in it:
+                if not members[v] or v == parent:
+                    continue
+                if v in disc:
+                    low[u] = min(low[u], disc[v])
+                else:
+                    disc[v] = low[v] = timer
+                    timer += 1
+                    if u == root:
+                        children += 1
+                    stack.append((v, u, iter(graph.neighbours(v))))
+                    advanced = True
+                    break
+            if advanced:
+                continue
+            stack.pop()
+            if stack:
+                p = stack[-1][0]
+                low[p] = min(low[p], low[u])
+                if p != root and low[u] >= disc[p]:
+                    points.add(p)
+        if children > 1:
+            points.add(root)
+    return points
+
+
 def mst_length(d: npt.NDArray[np.number]) -> float:
     """Length of a minimum spanning tree of a dense symmetric distance matrix (Prim, O(m^2))."""
     m = d.shape[0]

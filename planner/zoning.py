@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
-from planner._graph import Graph, medoid, mst_incident_half, mst_length, mst_parent
+from planner._graph import Graph, articulation_points, medoid, mst_incident_half, mst_length, mst_parent
 from planner.zones import Split, Zone, ZoningParams, ZoningProblem, ZoningResult
 
 logger = logging.getLogger(__name__)
@@ -121,6 +121,7 @@ def solve_zoning(problem: ZoningProblem, params: ZoningParams = ZoningParams()) 
         assignment = np.zeros(n, dtype=np.int64)
         return _result(ctx, assignment, "optimal", "trivial", t0, reasons)
 
+    ctx.deadline = t0 + params.seconds
     level1 = _Level1(ctx)
     if level1.infeasible_reason:
         return _failed(problem, params, "infeasible", [level1.infeasible_reason], t0, ctx=ctx)
@@ -130,7 +131,8 @@ def solve_zoning(problem: ZoningProblem, params: ZoningParams = ZoningParams()) 
         if best is not None and time.perf_counter() > deadline - 0.2:
             break  # out of time: keep the best drawn so far
         remaining = max(0.5, deadline - time.perf_counter())
-        sol = level1.solve(remaining)
+        # CP-SAT gets at most half of what is left: drawing, checking and balancing need time too
+        sol = level1.solve(max(0.5, 0.35 * remaining))
         if sol is None:
             if best is not None:
                 break
@@ -203,6 +205,8 @@ class _Context:
     def __init__(self, problem: ZoningProblem, params: ZoningParams):
         self.p = problem
         self.params = params
+        self.deadline: float | None = None
+        """Wall-clock time (perf_counter) the solve should end by; polishing stops a little after."""
         self.k = problem.n_groups
         self.graph = Graph(problem.n, problem.edges)
         self.walk_min = household_walk_min(problem)
@@ -464,7 +468,7 @@ class _Level1:
             for key, val in self.hint.items():
                 if key in v["x"]:
                     m.AddHint(v["x"][key], val)
-        solver = self._solver(seconds * 0.6)
+        solver = self._solver(seconds * 0.5)
         st = solver.Solve(m)
         self.last_status = solver.StatusName(st)
         if st == cp_model.INFEASIBLE and self.leaf_rule:
@@ -491,7 +495,7 @@ class _Level1:
         for (b, s), var in v2["q"].items():
             m2.AddHint(var, solver.Value(v["q"][b, s]))
         m2.Minimize(v2["compact"])
-        solver2 = self._solver(seconds * 0.4)
+        solver2 = self._solver(seconds * 0.2)
         st2 = solver2.Solve(m2)
         if st2 not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             first.status = self.last_status
@@ -936,6 +940,13 @@ def _true_loads(ctx: _Context, assignment: IntArray) -> npt.NDArray[np.float64]:
 
 def _rebalance(ctx: _Context, assignment: IntArray, *, allow_new_splits: bool,
                max_moves: int | None = None) -> IntArray:
+    if ctx.deadline is not None and time.perf_counter() > ctx.deadline + 0.5 * ctx.params.seconds:
+        return assignment.copy()  # well past the time limit: no more polishing
+    return _rebalance_moves(ctx, assignment, allow_new_splits=allow_new_splits, max_moves=max_moves)
+
+
+def _rebalance_moves(ctx: _Context, assignment: IntArray, *, allow_new_splits: bool,
+                     max_moves: int | None = None) -> IntArray:
     """Move boundary households from heavier to lighter neighbouring zones, keeping every zone
     connected, until the true workloads are as even as such moves allow.
 
@@ -960,8 +971,8 @@ def _rebalance(ctx: _Context, assignment: IntArray, *, allow_new_splits: bool,
     def true_load(assign: IntArray, z: int) -> float:
         return sum(zone_workload(ctx.p, np.flatnonzero(assign == z)))
 
-    def move_set(i: int, members_h: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
-        if ctx.graph.connected(members_h, without=i):
+    def move_set(i: int, members_h: npt.NDArray[np.bool_], cuts: set[int]) -> npt.NDArray[np.int64]:
+        if i not in cuts:
             return np.array([i])
         rest = members_h.copy()
         rest[i] = False
@@ -969,8 +980,11 @@ def _rebalance(ctx: _Context, assignment: IntArray, *, allow_new_splits: bool,
         comps.sort(key=lambda c: -ctx.w[c].sum())
         return np.array([i] + [j for c in comps[1:] for j in c], dtype=np.int64)
 
+    version = np.zeros(k, dtype=np.int64)  # bumped when a zone changes: cached cut points expire
+    ap_cache: dict[int, tuple] = {}
     for _round in range(3):
         start = a.copy()
+        version += 1
         true = _true_loads(ctx, a)
         loads = true.copy()
         target = float(true.sum()) / k
@@ -980,6 +994,8 @@ def _rebalance(ctx: _Context, assignment: IntArray, *, allow_new_splits: bool,
         while moves < max_moves:
             dev = loads / target - 1
             if np.max(np.abs(dev)) < 0.002:
+                break
+            if ctx.deadline is not None and time.perf_counter() > ctx.deadline + 0.5 * ctx.params.seconds:
                 break
             best = None
             for h in np.argsort(-dev):
@@ -998,9 +1014,17 @@ def _rebalance(ctx: _Context, assignment: IntArray, *, allow_new_splits: bool,
                     np.abs((loads[h] - w1) / target - 1), np.abs((loads[pairs[:, 1]] + w1) / target - 1))
                 order = np.lexsort((-touching, -g1))
                 members_h = a == h
+                if ap_cache.get(h, (None,))[0] != version[h]:
+                    ap_cache[h] = (version[h], articulation_points(ctx.graph, members_h))
+                cuts = ap_cache[h][1]
+                branches = 0
                 for idx in order[:30]:
                     i, L = int(pairs[idx, 0]), int(pairs[idx, 1])
-                    group = move_set(i, members_h)
+                    if i in cuts:
+                        branches += 1
+                        if branches > 5:
+                            continue  # branch moves cost a search each: a few per zone are enough
+                    group = move_set(i, members_h, cuts)
                     if locked[group].any():
                         continue
                     if not allow_new_splits and not (scattered[group] | (uz[unit[group], L] > 0)).all():
@@ -1034,6 +1058,8 @@ def _rebalance(ctx: _Context, assignment: IntArray, *, allow_new_splits: bool,
                 loads[L] += wg
             np.add.at(uz, (unit[group], h), -1)
             np.add.at(uz, (unit[group], L), 1)
+            version[h] += 1
+            version[L] += 1
             moves += 1
             improved_any = True
         new_true = _true_loads(ctx, a)

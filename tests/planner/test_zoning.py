@@ -155,3 +155,20 @@ def test_every_household_in_exactly_one_contiguous_zone(seed: int, k: int, hamle
 
         w = p.service_min + household_walk_min(p)
         assert r.max_deviation <= 0.10 + 2 * w.max() / (w.sum() / k)
+
+
+def test_articulation_points_match_networkx() -> None:
+    import networkx as nx
+
+    from planner._graph import articulation_points
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n = int(rng.integers(2, 40))
+        e = rng.integers(0, n, size=(int(rng.integers(1, 2 * n)), 2))
+        e = e[e[:, 0] != e[:, 1]]
+        members = rng.random(n) < 0.8
+        g = nx.Graph()
+        g.add_nodes_from(np.flatnonzero(members).tolist())
+        g.add_edges_from((int(a), int(b)) for a, b in e if members[a] and members[b])
+        assert articulation_points(Graph(n, e), members) == set(nx.articulation_points(g))
