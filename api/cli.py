@@ -80,19 +80,28 @@ def cmd_import(args: argparse.Namespace) -> int:
         _print_problem(exc, args.json)
         return EXIT_INPUT
     n_layers = sum(x is not None for x in (args.areas, args.villages, args.households, args.roads, args.osm))
-    steps = _Steps(n_layers + 2, args.quiet or args.json)
+    report = _run_job(args, n_layers + 2, lambda steps: run_import(args.db, req, progress=steps),
+                      _print_import_summary)
+    return EXIT_INPUT if report is None else EXIT_OK
+
+
+def _run_job(args: argparse.Namespace, n_steps: int, job, summary) -> dict | None:
+    """Run a job with a progress bar; print its report (JSON or summary) or its problems.
+
+    Returns None when the input was bad (the problems have been printed)."""
+    steps = _Steps(n_steps, args.quiet or args.json)
     try:
-        report = run_import(args.db, req, progress=steps)
-    except (InputError, ValueError) as exc:
+        report = job(steps)
+    except (InputError, ValueError, FileNotFoundError) as exc:
         steps.close()
         _print_problem(exc, args.json)
-        return EXIT_INPUT
+        return None
     steps.close()
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     elif not args.quiet:
-        _print_import_summary(report)
-    return EXIT_OK
+        summary(report)
+    return report
 
 
 def _print_import_summary(r: dict) -> None:
@@ -133,18 +142,12 @@ def cmd_zone(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _print_problem(exc, args.json)
         return EXIT_INPUT
-    steps = _Steps(len(args.village) if args.village else 12, args.quiet or args.json)
-    try:
-        report = run_zoning(args.db, req, progress=steps, out=args.out, maps_dir=args.maps, lang=args.lang)
-    except (InputError, ValueError, FileNotFoundError) as exc:
-        steps.close()
-        _print_problem(exc, args.json)
+    report = _run_job(args, len(args.village) if args.village else 12,
+                      lambda steps: run_zoning(args.db, req, progress=steps, out=args.out,
+                                               maps_dir=args.maps, lang=args.lang),
+                      _print_zoning_summary)
+    if report is None:
         return EXIT_INPUT
-    steps.close()
-    if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=2))
-    elif not args.quiet:
-        _print_zoning_summary(report)
     ok = all(v["status"] in ("optimal", "feasible") for v in report["villages"])
     return EXIT_OK if ok else EXIT_FAIL
 
