@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+import datetime as dt
 from typing import Any
 
 import shapely
@@ -220,3 +221,74 @@ def load_zone_plan(engine: Engine, village_id: str, version: int | None = None) 
                                         household_ids=list(hids),
                                         outline=shapely.from_wkb(z.geom) if z.geom is not None else None))
         return out
+
+
+def save_month_plan(engine: Engine, village_id: str, month: dt.date, groups: Sequence[dict], *,
+                    params: dict, seed: int, solver_status: str, scores: dict) -> int:
+    """Store one village's month plan: per group its sessions and their ordered stops.
+
+    ``groups`` items: ``{"group": group id, "sessions": [{"date": date, "kind": "stationing" |
+    "evening", "start": time, "end": time, "budget_min": float, "stops": [{"household": id,
+    "arrive": time, "depart": time}]}]}``.  Returns the plan's row id.
+
+    Raises
+    ------
+    ValueError
+        For an unknown village, group or household (nothing is written).
+    """
+    from api.store.models import MonthPlan, Stop, VisitSession
+
+    with _write_session(engine) as session:
+        vpk = _village_pk(session, village_id)
+        plan = MonthPlan(month=month, village_fk=vpk, params=params, seed=seed, status="draft",
+                         solver_status=solver_status, scores=scores)
+        zp = session.scalar(select(ZonePlan.id).where(ZonePlan.village_fk == vpk).order_by(ZonePlan.version.desc()))
+        plan.zone_plan_fk = zp
+        session.add(plan)
+        session.flush()
+        gpk = {g.name: g.id for g in session.execute(select(GroupRow).where(GroupRow.village_fk == vpk)).scalars()}
+        wanted = sorted({s["household"] for g in groups for ss in g["sessions"] for s in ss["stops"]})
+        hh: dict[str, int] = {}
+        for i in range(0, len(wanted), 500):
+            hh.update(dict(session.execute(select(Household.household_id, Household.id)
+                                           .where(Household.household_id.in_(wanted[i:i + 500]))).all()))
+        missing = [h for h in wanted if h not in hh]
+        if missing:
+            raise ValueError(f"住户不在数据库中: {', '.join(missing[:10])}")
+        for g in groups:
+            if g["group"] not in gpk:
+                raise ValueError(f"小组 {g['group']} 不在数据库中")
+            for ss in g["sessions"]:
+                row = VisitSession(month_plan_fk=plan.id, group_fk=gpk[g["group"]], date=ss["date"],
+                                   kind=ss["kind"], start_time=ss["start"], end_time=ss["end"],
+                                   budget_min=ss.get("budget_min"))
+                session.add(row)
+                session.flush()
+                if ss["stops"]:
+                    session.execute(Stop.__table__.insert(), [
+                        {"session_fk": row.id, "seq": k, "household_fk": hh[s["household"]],
+                         "arrive": s["arrive"], "depart": s["depart"]} for k, s in enumerate(ss["stops"])])
+        return plan.id
+
+
+def visit_states(engine: Engine, village_id: str, year: int) -> dict[str, dict]:
+    """Per household of a village: visits this year, last visit date and its outcome."""
+    import datetime as dt
+
+    from api.store.models import Visit
+
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Household.household_id, Visit.date, Visit.outcome)
+            .join(Visit, Visit.household_fk == Household.id)
+            .join(Village, Household.village_fk == Village.id)
+            .where(Village.village_id == village_id)
+            .order_by(Visit.date)).all()
+    out: dict[str, dict] = {}
+    for hid, day, outcome in rows:
+        st = out.setdefault(hid, {"visits_this_year": 0, "last_visit": None, "last_outcome": None})
+        if day.year == year and outcome != "not_home":
+            st["visits_this_year"] += 1
+        st["last_visit"] = day
+        st["last_outcome"] = outcome
+    return out
