@@ -174,10 +174,40 @@ def _print_zoning_summary(report: dict) -> None:
                 f"{(t['max_deviation'] or 0):.1%}" for t in v["tradeoff"]))
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from api.plan import PlanRequest, run_plan
+
+    try:
+        req = PlanRequest(month=args.month, villages=args.village, stationing_day=args.stationing_day,
+                          evenings_per_week=args.evenings_per_week, service_min=args.service_min,
+                          seconds=args.seconds, seed=args.seed, engine=args.engine, holidays=args.holidays)
+    except ValueError as exc:
+        _print_problem(exc, args.json)
+        return EXIT_INPUT
+    report = _run_job(args, len(args.village) if args.village else 12,
+                      lambda steps: run_plan(args.db, req, progress=steps, out=args.out), _print_plan_summary)
+    return EXIT_INPUT if report is None else EXIT_OK
+
+
+def _print_plan_summary(r: dict) -> None:
+    print(f"{r['month']} 走访计划:")
+    for g in r["groups"]:
+        used = [s for s in g["sessions"] if s["stops"]]
+        walk = sum(s["walk_m"] for s in g["sessions"]) / 1000
+        print(f"  {g['group']} ({'、'.join(g['members']) or '成员待定'}): 应访 {g['due']} 户, 已排 {g['planned']} 户, "
+              f"{len(used)}/{len(g['sessions'])} 个时段, 步行约 {walk:.1f} 公里, "
+              f"预计年底覆盖 {r['projected_year_end_coverage'].get(g['zone'], 0):.0%}")
+    if r["unplanned"]:
+        from collections import Counter
+
+        counts = Counter(u["reason_text"] for u in r["unplanned"])
+        print("  未排入本月: " + ", ".join(f"{k} {v} 户" for k, v in counts.items()))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from api.demo import run_demo
 
-    steps = _Steps(22, args.quiet)
+    steps = _Steps(36, args.quiet)
     try:
         summary = run_demo(Path(args.out), progress=steps)
     finally:
@@ -240,6 +270,21 @@ def build_parser() -> argparse.ArgumentParser:
     zone.add_argument("--lang", choices=["zh", "en"], default="zh")
     zone.add_argument("--json", action="store_true", help="输出 JSON")
     zone.set_defaults(func=cmd_zone)
+
+    plan = sub.add_parser("plan", parents=[common], help="生成每月走访计划和步行路线")
+    plan.add_argument("db")
+    plan.add_argument("--month", required=True, metavar="YYYY-MM")
+    plan.add_argument("--village", action="append", metavar="ID", help="只处理这个行政村 (可重复)")
+    plan.add_argument("--stationing-day", default="tue", help="驻点日, 如 tue 或 周二 (默认周二)")
+    plan.add_argument("--evenings-per-week", type=int, default=3, help="每周夜访晚数 (默认 3)")
+    plan.add_argument("--service-min", type=int, default=10, help="每户走访分钟数 (默认 10)")
+    plan.add_argument("--seconds", type=float, default=5.0, help="每个小组的求解时间 (秒)")
+    plan.add_argument("--seed", type=int, default=0)
+    plan.add_argument("--engine", choices=["pyvrp", "ortools"], default="pyvrp", help="路线求解引擎 (默认 pyvrp)")
+    plan.add_argument("--holidays", metavar="CSV", help="节假日文件 (date,type; 休/班), 用于节假日数据未覆盖的年份")
+    plan.add_argument("--out", metavar="目录", help="写出路线 GeoJSON 和每组的 GPX")
+    plan.add_argument("--json", action="store_true", help="输出 JSON")
+    plan.set_defaults(func=cmd_plan)
 
     demo = sub.add_parser("demo", parents=[common], help="用自带示范数据跑一遍完整流程")
     demo.add_argument("--out", default="out/demo", help="输出目录 (默认 out/demo)")

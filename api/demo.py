@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from api.importer import ImportRequest, run_import
 logger = logging.getLogger(__name__)
 
 DEMO_DATA = Path(__file__).resolve().parent.parent / "data" / "demo"
+DEMO_MONTH = "2026-12"
+"""The demo plans a fixed month, so its outputs are the same on every machine and every day."""
 """The bundled demo dataset (OpenStreetMap-derived, ODbL; see data/README.md)."""
 
 
@@ -46,6 +49,7 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
     -------
     DemoSummary
     """
+    from api.plan import PlanRequest, run_plan
     from api.zoning import ZoneRequest, run_zoning
     from maps.offline import save_html
     from maps.overview import overview_map
@@ -87,6 +91,10 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
     zoning = run_zoning(db, ZoneRequest(roster=data / "roster.csv", seconds=5.0, seed=0),
                         progress=step, out=out / "zones.geojson", maps_dir=out / "zones")
     zone_maps = sorted((out / "zones").glob("*.html"))
+
+    step(f"生成 {DEMO_MONTH} 走访计划")
+    month = run_plan(db, PlanRequest(month=DEMO_MONTH, seconds=2.0, seed=0), progress=step, out=out / "routes")
+    (out / f"plan-{DEMO_MONTH}.json").write_text(json.dumps(month, ensure_ascii=False, indent=1), encoding="utf-8")
     index = _write_index(out, villages, zone_maps, overview)
 
     s = report.get("store", {})
@@ -100,12 +108,15 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
         f"散居户 {report['households_scattered']}, 无法归属 {report['households_unplaced']}",
         f"分片: {len(zoned)}/{len(zoning['villages'])} 个村完成, 共 {sum(len(v['zones']) for v in zoned)} 个小组片区, "
         f"各村工作量最大/最小 ≤ {worst:.3f}, 拆分 {sum(len(v['splits']) for v in zoned)} 处",
+        f"{DEMO_MONTH} 走访计划: {sum(g['planned'] for g in month['groups'])} 户排入 "
+        f"{sum(1 for g in month['groups'] for x in g['sessions'] if x['stops'])} 个时段, "
+        f"{len(month['unplanned'])} 户未排入 (原因见 plan-{DEMO_MONTH}.json); 路线: {out / 'routes'}",
         f"总览地图: {overview}",
         f"分片地图: {out / 'zones'} ({len(zone_maps)} 张)",
         f"全部输出: {index}",
     ])
     return DemoSummary(db=db, files=[db, overview, out / "zones.geojson", *zone_maps, index],
-                       report={**report, "zoning": zoning}, text=text)
+                       report={**report, "zoning": zoning, "plan": month}, text=text)
 
 
 def _write_index(out: Path, villages, zone_maps: list[Path], overview: Path) -> Path:
@@ -119,7 +130,8 @@ def _write_index(out: Path, villages, zone_maps: list[Path], overview: Path) -> 
 <html lang="zh-CN"><head><meta charset="utf-8"><title>驻点走访规划 · 示范输出</title>
 <style>body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;max-width:50em}}</style></head>
 <body><h1>驻点走访规划 · 示范输出</h1>
-<p><a href="{overview.name}">示范镇总览地图</a> · <a href="zones.geojson">片区边界 (GeoJSON)</a> · 数据库 zhudian.db</p>
+<p><a href="{overview.name}">示范镇总览地图</a> · <a href="zones.geojson">片区边界 (GeoJSON)</a> ·
+<a href="plan-{DEMO_MONTH}.json">{DEMO_MONTH} 走访计划 (JSON)</a> · <a href="routes/">步行路线 (GeoJSON, GPX)</a> · 数据库 zhudian.db</p>
 <h2>各村分片地图</h2><ul>
 {rows}
 </ul>

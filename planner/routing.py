@@ -562,8 +562,10 @@ def solve_routes(problem: RoutingProblem, *, engine: str = "pyvrp", seconds: flo
         sched = schedule(p, v, order)
         if sched is None:
             kept = _repair(p, v, order)
+            # the engine stopped before its best solution was feasible (e.g. time warp left in
+            # PyVRP after a short run): drop clients until the route fits; they become "no_time"
             notes.append(f"route of vehicle {v} was infeasible; kept {len(kept)} of {len(order)}")
-            logger.warning("routing (%s): %s", engine, notes[-1])
+            logger.info("routing (%s): %s", engine, notes[-1])
             order = kept
             sched = schedule(p, v, order)
             if not order or sched is None:

@@ -292,3 +292,12 @@ def visit_states(engine: Engine, village_id: str, year: int) -> dict[str, dict]:
         st["last_visit"] = day
         st["last_outcome"] = outcome
     return out
+
+
+def load_leave(engine: Engine, village_id: str) -> dict[str, list[tuple[dt.date, dt.date]]]:
+    """member id -> leave periods (start, end dates, inclusive) of a village's people."""
+    with Session(engine) as session:
+        rows = session.execute(select(Member.member_id, Member.leave_dates).join(Village, Member.village_fk == Village.id)
+                               .where(Village.village_id == village_id)).all()
+    return {m: [(dt.date.fromisoformat(a), dt.date.fromisoformat(b)) for a, b in (periods or [])]
+            for m, periods in rows if m}

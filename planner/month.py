@@ -1,0 +1,444 @@
+"""The month plan of one group: which households are due, and the routes of every session.
+
+Two steps, both pure:
+
+1. :func:`select_due` turns the households' visit history into :class:`Due` entries, each with a
+   priority class and a prize weight (no hard requirements: a month short of time is a result,
+   never an error).
+2. :func:`plan_group_month` routes them over the month's sessions (:mod:`planner.calendar`)
+   with :func:`planner.routing.solve_routes`: one vehicle per session, every household an
+   optional client whose prize is its weight times a distance unit, so the least urgent
+   households are the first left out. Unplanned households come back with a reason and the
+   zone's projected year-end coverage is reported.
+
+Which households are due (:func:`select_due`)
+---------------------------------------------
+Households whose last outcome is ``moved`` are not planned (and not counted in coverage).
+Each other household falls in the first class that applies, in this order of urgency:
+
+``follow_up``
+    asked for by another part of the system (``HouseholdState.follow_up``, the ledger's hook);
+``priority``
+    has a tag of ``MonthRules.frequency_months`` (e.g. ``elderly_alone``: 1, ``low_income``: 3)
+    and is due: never visited, last attempt ``not_home``, or at least that many calendar months
+    since the last visit (the shortest frequency of its tags counts);
+``never_visited`` (within quota)
+    not visited this year (``visits_this_year == 0``), among the first ``quota`` of them in the
+    caller's order, ``quota = ceil(not visited this year / months left including this one)``
+    (front-loading: December takes them all); households of the two classes above that were not
+    visited this year use up quota first;
+``retry``
+    last attempt ``not_home``; preferably in an evening session (``retry_prefer_evening``);
+``never_visited`` (beyond quota)
+    the rest of the households not visited this year: planned if time allows;
+``spread``
+    visited this year, last visit at least ``spread_after_months`` months ago (off by default).
+
+Prize weights by class are ``MonthRules.prize_weights`` (default 10x apart). The order of
+households in the caller's list is the tie-break, so pass them in the order they should be
+front-loaded (e.g. by address).
+
+How the month is routed (:func:`plan_group_month`)
+--------------------------------------------------
+Times are seconds since the start of the month (day offset x 86400 + minutes x 60), so one
+:class:`~planner.routing.RoutingProblem` covers the whole month; each session is a
+:class:`~planner.routing.Vehicle` starting and ending at the depot (location 0).
+
+The routing core has one time window per household and no per-household list of allowed
+sessions, so evening-only households cannot be limited to evenings inside one problem. The
+month is therefore solved in **two phases**:
+
+1. the stationing-day sessions, with every household except the evening-only ones (and the
+   not-home retries when ``retry_prefer_evening`` and the month has evenings);
+2. the evening sessions, with the evening-only households, the retries, and every household the
+   day sessions could not take.
+
+Approximation: a day household only reaches an evening session when the day sessions are full,
+and a retry left out of the evenings is not tried by day. The two results are merged into one
+:class:`~planner.routing.RoutingResult` over one combined problem (``GroupMonth.problem``: all
+sessions as vehicles in time order, the due households as clients in ``due`` order), which the
+independent checker re-checks. Each phase gets half of ``seconds`` (all of it when the other
+phase is empty); pass ``iterations`` for a plan that depends only on the input and the seed.
+
+Projected year-end coverage of the zone = (households visited this year + households not yet
+visited that this month's plan visits + months left after this one x this month's throughput of
+new households) / households, at most 1. The throughput is the planned visits to households not
+visited this year plus the ``spread`` visits (time that could serve new households).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from types import MappingProxyType
+
+import numpy as np
+import numpy.typing as npt
+
+from planner.calendar import Session
+from planner.check import check_routes
+from planner.routing import (MAX_PRIZE, MAX_TIME, UNREACHABLE, Route, RoutingProblem,
+                             RoutingResult, Vehicle, Visit, solve_routes)
+
+logger = logging.getLogger(__name__)
+
+OUTCOMES = ("met", "not_home", "refused", "moved")
+PRIORITIES = ("follow_up", "priority", "never_visited", "retry", "spread")
+
+_DEFAULT_FREQUENCY = MappingProxyType(
+    {"elderly_alone": 1, "low_income": 3, "disabled": 3, "open_problem": 1})
+_DEFAULT_WEIGHTS = MappingProxyType({
+    "follow_up": 100_000, "priority": 10_000, "never_visited": 1_000, "retry": 100,
+    "never_visited_beyond_quota": 10, "spread": 1})
+
+
+@dataclass(frozen=True)
+class HouseholdState:
+    """What the plan needs to know of one household.
+
+    ``visits_this_year`` counts this year's visits that reached the household (outcome ``met``
+    or ``refused``); ``last_visit``/``last_outcome`` are the latest attempt, whatever its
+    outcome. ``follow_up`` is the hook for other parts of the system (problem ledger).
+    ``service_min`` overrides the rules' service time (e.g. computed from household size).
+    """
+
+    visits_this_year: int = 0
+    last_visit: date | None = None
+    last_outcome: str | None = None
+    tags: tuple[str, ...] = ()
+    follow_up: bool = False
+    service_min: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.visits_this_year < 0:
+            raise ValueError("visits_this_year must be >= 0")
+        if self.last_outcome is not None and self.last_outcome not in OUTCOMES:
+            raise ValueError(f"last_outcome must be one of {OUTCOMES} or None, "
+                             f"got {self.last_outcome!r}")
+        if self.service_min is not None and self.service_min < 0:
+            raise ValueError("service_min must be >= 0 or None")
+
+
+@dataclass(frozen=True)
+class MonthRules:
+    """How households are chosen and how long a visit takes.
+
+    Attributes
+    ----------
+    frequency_months : tag -> months
+        Priority tags and how often (in months) they are visited.
+    service_min : int
+        Default minutes per visit.
+    service_by_tag : tag -> minutes
+        Visit minutes by tag (the largest of a household's tags wins).
+    evening_only_tag : str
+        Households with this tag are only visited in evening sessions.
+    retry_prefer_evening : bool
+        Not-home retries go to the evening sessions (when the month has any).
+    spread_after_months : int or None
+        Households already visited this year become ``spread`` candidates this many months after
+        their last visit (None: never).
+    prize_weights : class -> weight
+        Keys ``follow_up``, ``priority``, ``never_visited``, ``retry``,
+        ``never_visited_beyond_quota``, ``spread``.
+    """
+
+    frequency_months: Mapping[str, int] = field(default_factory=lambda: dict(_DEFAULT_FREQUENCY))
+    service_min: int = 10
+    service_by_tag: Mapping[str, int] = field(default_factory=dict)
+    evening_only_tag: str = "evening_only"
+    retry_prefer_evening: bool = True
+    spread_after_months: int | None = None
+    prize_weights: Mapping[str, int] = field(default_factory=lambda: dict(_DEFAULT_WEIGHTS))
+
+    def __post_init__(self) -> None:
+        problems = []
+        if any(m < 1 for m in self.frequency_months.values()):
+            problems.append("frequency_months values must be >= 1")
+        if self.service_min < 0 or any(m < 0 for m in self.service_by_tag.values()):
+            problems.append("service minutes must be >= 0")
+        if self.spread_after_months is not None and self.spread_after_months < 1:
+            problems.append("spread_after_months must be >= 1 or None")
+        missing = set(_DEFAULT_WEIGHTS) - set(self.prize_weights)
+        if missing:
+            problems.append(f"prize_weights lacks {sorted(missing)}")
+        if any(w < 1 for w in self.prize_weights.values()):
+            problems.append("prize_weights must be >= 1")
+        if problems:
+            raise ValueError("invalid month rules: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Due:
+    """One household to plan this month.
+
+    ``household`` is its position in the states passed to :func:`select_due`; ``prize`` the
+    weight of its class (scaled to the distance unit by :func:`plan_group_month`);
+    ``required`` is always False from :func:`select_due` (a caller may set it).
+    """
+
+    household: int
+    priority: str
+    prize: int
+    required: bool
+    evening_only: bool
+    prefer_evening: bool = False
+    service_min: int = 10
+    within_quota: bool = False
+
+
+def months_between(earlier: date, year: int, month: int) -> int:
+    """Calendar months from ``earlier``'s month to ``year``/``month`` (same month: 0)."""
+    return (year * 12 + month) - (earlier.year * 12 + earlier.month)
+
+
+def never_visited_quota(n_not_visited: int, month: int) -> int:
+    """``ceil(n / months left including this one)``: December takes all."""
+    if not 1 <= month <= 12:
+        raise ValueError(f"month must be 1..12, got {month}")
+    return math.ceil(n_not_visited / (12 - month + 1))
+
+
+def _service(s: HouseholdState, rules: MonthRules) -> int:
+    if s.service_min is not None:
+        return s.service_min
+    by_tag = [rules.service_by_tag[t] for t in s.tags if t in rules.service_by_tag]
+    return max(by_tag) if by_tag else rules.service_min
+
+
+def _priority_due(s: HouseholdState, rules: MonthRules, year: int, month: int) -> bool:
+    freqs = [rules.frequency_months[t] for t in s.tags if t in rules.frequency_months]
+    if not freqs:
+        return False
+    if s.last_visit is None or s.last_outcome == "not_home":
+        return True
+    return months_between(s.last_visit, year, month) >= min(freqs)
+
+
+def select_due(states: Sequence[HouseholdState], *, year: int, month: int,
+               rules: MonthRules = MonthRules()) -> list[Due]:
+    """The households to plan this month, most urgent first (see the module docstring)."""
+    quota_left = never_visited_quota(
+        sum(1 for s in states if s.last_outcome != "moved" and s.visits_this_year == 0), month)
+    classes: dict[int, str] = {}
+    for i, s in enumerate(states):
+        if s.last_outcome == "moved":
+            continue
+        if s.follow_up:
+            classes[i] = "follow_up"
+        elif _priority_due(s, rules, year, month):
+            classes[i] = "priority"
+        else:
+            continue
+        if s.visits_this_year == 0:
+            quota_left -= 1
+    within: set[int] = set()
+    for i, s in enumerate(states):
+        if i in classes or s.last_outcome == "moved":
+            continue
+        if s.visits_this_year == 0 and quota_left > 0:
+            classes[i] = "never_visited"
+            within.add(i)
+            quota_left -= 1
+        elif s.last_outcome == "not_home":
+            classes[i] = "retry"
+        elif s.visits_this_year == 0:
+            classes[i] = "never_visited"
+        elif (rules.spread_after_months is not None and s.last_visit is not None
+              and months_between(s.last_visit, year, month) >= rules.spread_after_months):
+            classes[i] = "spread"
+    w = rules.prize_weights
+    out = []
+    for i, cls in classes.items():
+        s = states[i]
+        weight_key = ("never_visited_beyond_quota"
+                      if cls == "never_visited" and i not in within else cls)
+        out.append(Due(household=i, priority=cls, prize=int(w[weight_key]), required=False,
+                       evening_only=rules.evening_only_tag in s.tags,
+                       prefer_evening=cls == "retry" and rules.retry_prefer_evening,
+                       service_min=_service(s, rules), within_quota=i in within))
+    out.sort(key=lambda d: (-d.prize, d.household))
+    return out
+
+
+@dataclass
+class GroupMonth:
+    """The month plan of one group.
+
+    ``problem`` is the combined routing problem (vehicles = ``sessions``, clients = ``due`` in
+    order, location 0 = depot): ``planner.check.check_routes(problem, routing)`` re-checks it.
+    ``unplanned`` lists ``(household, reason)`` for every due household not in a route
+    (household = position in the states); reasons as in :mod:`planner.routing`.
+    """
+
+    sessions: list[Session]
+    routing: RoutingResult
+    due: list[Due]
+    unplanned: list[tuple[int, str]]
+    projected_year_end_coverage: float
+    problem: RoutingProblem
+    covered_before: int = 0
+    newly_covered: int = 0
+    households: int = 0
+
+    def session_households(self) -> dict[int, list[int]]:
+        """Session index -> households visited, in route order."""
+        return {r.vehicle: [self.due[c].household for c in r.clients]
+                for r in self.routing.routes}
+
+
+def session_window_s(session: Session) -> tuple[int, int]:
+    """The session's window in seconds since the start of its month."""
+    base = (session.date.day - 1) * 86400
+    return base + session.start_min * 60, base + session.end_min * 60
+
+
+def _finite_max(m: npt.NDArray[np.int64]) -> int:
+    ok = m[(m >= 0) & (m < UNREACHABLE)]
+    return int(ok.max()) if ok.size else 0
+
+
+def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
+                     states: Sequence[HouseholdState], month: int,
+                     duration_s: npt.ArrayLike, distance_m: npt.ArrayLike | None = None,
+                     seconds: float = 2.0, seed: int = 0, iterations: int | None = None,
+                     engine: str = "pyvrp") -> GroupMonth:
+    """Route the due households over the month's sessions.
+
+    Parameters
+    ----------
+    due : from :func:`select_due` (``household`` = position in ``states``).
+    sessions : from :func:`planner.calendar.month_sessions` (any order; sorted by time here).
+    states : the zone's households, the same list ``due`` was selected from.
+    month : the month planned (1-12; for the coverage projection).
+    duration_s, distance_m : int matrices, shape (1 + len(states),) * 2
+        Walking seconds / metres: row 0 the depot (village committee office), row ``1 + i``
+        household ``i`` of ``states``. ``distance_m`` defaults to ``duration_s``.
+    seconds, seed, iterations, engine : passed to :func:`planner.routing.solve_routes`.
+
+    Returns
+    -------
+    GroupMonth
+        Never raises for a month short of time; raises ``ValueError`` for malformed input.
+    """
+    D = np.asarray(duration_s, dtype=np.int64)
+    L = D if distance_m is None else np.asarray(distance_m, dtype=np.int64)
+    m = 1 + len(states)
+    if D.shape != (m, m) or L.shape != (m, m):
+        raise ValueError(f"duration_s/distance_m must be {m}x{m} (depot + {len(states)} "
+                         f"households), got {D.shape} and {L.shape}")
+    bad = [d.household for d in due if not 0 <= d.household < len(states)]
+    if bad:
+        raise ValueError(f"due households {bad[:5]} are not positions in states")
+    if len({d.household for d in due}) != len(due):
+        raise ValueError("a household appears twice in due")
+    months = {(s.date.year, s.date.month) for s in sessions}
+    if len(months) > 1 or any(mo != month for _, mo in months):
+        raise ValueError(f"sessions must all be in month {month}, got {sorted(months)}")
+    due = list(due)
+    sessions = sorted(sessions, key=lambda s: (s.date, s.start_min, s.part))
+    n = len(due)
+    locs = np.array([0] + [1 + d.household for d in due], dtype=np.int64)
+    Dm, Lm = D[np.ix_(locs, locs)], L[np.ix_(locs, locs)]
+    unit = 2 * max(_finite_max(Lm), 1) + 1
+    prize = np.array([min(d.prize * unit, MAX_PRIZE) for d in due], dtype=np.int64)
+    service = np.array([d.service_min * 60 for d in due], dtype=np.int64)
+    required = np.array([d.required for d in due], dtype=bool)
+    vehicles = []
+    for s in sessions:
+        early, late = session_window_s(s)
+        vehicles.append(Vehicle(0, 0, early, late, name=s.label))
+    ids = [str(d.household) for d in due]
+
+    evening_v = [v for v, s in enumerate(sessions) if s.kind == "evening"]
+    day_v = [v for v, s in enumerate(sessions) if s.kind != "evening"]
+    to_evening = {c for c, d in enumerate(due)
+                  if d.evening_only or (d.prefer_evening and evening_v)}
+    phase_day = [c for c in range(n) if c not in to_evening]
+
+    routes: list[Route] = []
+    reasons: dict[int, str] = {}
+    notes: list[str] = []
+    total_seconds = 0.0
+    statuses: list[str] = []
+
+    def run(vs: list[int], cs: list[int], budget: float) -> list[int]:
+        """Solve one phase; return the clients left out (their reasons recorded)."""
+        nonlocal total_seconds
+        if not cs:
+            return []
+        if not vs:
+            for c in cs:  # keep the reason an earlier phase gave
+                reasons.setdefault(c, "time_window" if due[c].evening_only else "no_time")
+            return list(cs)
+        sub = np.array([0] + [1 + c for c in cs], dtype=np.int64)
+        prob = RoutingProblem.from_matrices(
+            Dm[np.ix_(sub, sub)], Lm[np.ix_(sub, sub)], vehicles=[vehicles[v] for v in vs],
+            service_s=service[cs], tw_early_s=0, tw_late_s=MAX_TIME, required=required[cs],
+            prize=prize[cs], client_ids=[ids[c] for c in cs])
+        res = solve_routes(prob, engine=engine, seconds=budget, seed=seed, iterations=iterations)
+        total_seconds += res.seconds
+        statuses.append(res.status)
+        if res.solver_status:
+            notes.append(res.solver_status)
+        for r in res.routes:
+            routes.append(Route(
+                vehicle=vs[r.vehicle],
+                visits=[Visit(cs[v.client], v.arrive_s, v.depart_s) for v in r.visits],
+                distance_m=r.distance_m, duration_s=r.duration_s, start_s=r.start_s,
+                end_s=r.end_s, start_depot=0, end_depot=0))
+        left = []
+        for c, why in res.unassigned:
+            cc = cs[c]
+            # "no_time" (possible alone somewhere) beats a later phase's structural reason
+            reasons[cc] = "no_time" if reasons.get(cc) == "no_time" else why
+            left.append(cc)
+        return left
+
+    both = bool(phase_day) and bool(to_evening or evening_v)
+    budget = seconds / 2 if both else seconds
+    left_day = run(day_v, phase_day, budget)
+    evening_clients = sorted(to_evening | set(left_day))
+    if evening_v or to_evening:
+        run(evening_v, evening_clients, budget)
+    served = {v.client for r in routes for v in r.visits}
+    unassigned = sorted((c, reasons[c]) for c in range(n) if c not in served)
+
+    combined = RoutingProblem.from_matrices(
+        Dm, Lm, vehicles=vehicles or [Vehicle(0, 0, 0, 0, name="none")], service_s=service,
+        tw_early_s=0, tw_late_s=MAX_TIME, required=required, prize=prize, client_ids=ids)
+    routes.sort(key=lambda r: r.vehicle)
+    result = RoutingResult(
+        routes=routes, unassigned=unassigned, distance_m=sum(r.distance_m for r in routes),
+        engine=engine, status="", seconds=total_seconds, feasible=False,
+        solver_status="; ".join(notes), seed=int(seed),
+        params=dict(engine=engine, seconds=seconds, seed=seed, iterations=iterations,
+                    phases="day, then evening"))
+    result.violations = check_routes(combined, result)
+    result.feasible = not result.violations
+    if check_routes(combined, result, allow_unassigned_required=True):
+        result.status = "invalid"
+        logger.error("month plan: checker found violations: %s", result.violations[:3])
+    elif "no_solution" in statuses:
+        result.status = "no_solution"
+    elif any(required[c] for c, _ in unassigned):
+        result.status = "required_dropped"
+    else:
+        result.status = "feasible"
+
+    active = [i for i, s in enumerate(states) if s.last_outcome != "moved"]
+    covered_before = sum(1 for i in active if states[i].visits_this_year > 0)
+    served_households = [due[c] for c in served]
+    newly = sum(1 for d in served_households if states[d.household].visits_this_year == 0)
+    throughput = newly + sum(1 for d in served_households if d.priority == "spread")
+    months_after = 12 - month
+    projected = (1.0 if not active else
+                 min(1.0, (covered_before + newly + months_after * throughput) / len(active)))
+    return GroupMonth(
+        sessions=sessions, routing=result, due=due,
+        unplanned=[(due[c].household, why) for c, why in unassigned],
+        projected_year_end_coverage=projected, problem=combined,
+        covered_before=covered_before, newly_covered=newly, households=len(active))

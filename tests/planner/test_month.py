@@ -1,0 +1,234 @@
+"""Month plan: which households are due, and their routes over the month's sessions.
+
+Every routed plan is re-checked by the independent checker (planner.check) on the combined
+problem the plan reports."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from planner.calendar import Session, SessionRules, month_sessions
+from planner.check import check_routes
+from planner.month import (Due, HouseholdState, MonthRules, never_visited_quota,
+                           plan_group_month, select_due)
+
+FAST = dict(seconds=1.0, iterations=300)
+
+
+def weekdays_only(d: date) -> bool:
+    return d.weekday() < 5
+
+
+def zone(n: int, *, seed: int = 0, spacing: float = 300.0):
+    """Depot at the centre, ``n`` households around it; walking 4 km/h (0.9 s per metre)."""
+    rng = np.random.default_rng(seed)
+    xy = np.vstack([[0.0, 0.0], rng.uniform(-spacing, spacing, (n, 2))])
+    dist = np.rint(np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))).astype(int)
+    return np.rint(dist * 0.9).astype(int), dist
+
+
+def by_household(due: list[Due]) -> dict[int, Due]:
+    return {d.household: d for d in due}
+
+
+# --- selection ----------------------------------------------------------------------------
+
+
+def test_quota_front_loads_and_december_takes_all():
+    assert never_visited_quota(100, 1) == 9      # ceil(100 / 12)
+    assert never_visited_quota(100, 7) == 17     # ceil(100 / 6)
+    assert never_visited_quota(100, 12) == 100
+    assert never_visited_quota(0, 5) == 0
+    states = [HouseholdState() for _ in range(30)]
+    jan = select_due(states, year=2027, month=1)
+    assert len(jan) == 30  # every never-visited household is a candidate
+    within = [d.household for d in jan if d.within_quota]
+    assert within == [0, 1, 2]                   # ceil(30 / 12), in the caller's order
+    assert {d.prize for d in jan if d.within_quota} == {1_000}
+    assert {d.prize for d in jan if not d.within_quota} == {10}
+    dec = select_due(states, year=2027, month=12)
+    assert all(d.within_quota and d.priority == "never_visited" for d in dec)
+    assert not any(d.required for d in dec)
+
+
+def test_priority_order_and_frequencies():
+    m = date(2027, 5, 10)
+    states = [
+        HouseholdState(1, date(2027, 4, 3), "met", ("elderly_alone",)),      # 0 monthly: due
+        HouseholdState(1, date(2027, 3, 3), "met", ("low_income",)),         # 1 quarterly: not yet
+        HouseholdState(1, date(2027, 2, 3), "met", ("low_income",)),         # 2 quarterly: due
+        HouseholdState(1, m, "met", (), follow_up=True),                     # 3 follow-up
+        HouseholdState(1, date(2027, 4, 3), "not_home", ()),                 # 4 retry
+        HouseholdState(0, None, None, ()),                                   # 5 never visited
+        HouseholdState(0, None, None, ("evening_only",)),                    # 6 never visited
+        HouseholdState(1, date(2027, 1, 3), "met", ()),                      # 7 visited: none
+        HouseholdState(0, date(2027, 2, 3), "moved", ()),                    # 8 moved: never
+        HouseholdState(1, date(2027, 4, 30), "not_home", ("elderly_alone",)),  # 9 priority
+    ]
+    due = select_due(states, year=2027, month=5)
+    got = by_household(due)
+    assert set(got) == {0, 2, 3, 4, 5, 6, 9}
+    assert got[3].priority == "follow_up"
+    assert {got[i].priority for i in (0, 2, 9)} == {"priority"}
+    assert got[4].priority == "retry" and got[4].prefer_evening
+    # quota = ceil(2 / 8) = 1: household 5 within, 6 beyond (caller's order)
+    assert got[5].within_quota and not got[6].within_quota
+    assert got[6].evening_only
+    prizes = [d.prize for d in due]
+    assert prizes == sorted(prizes, reverse=True)
+    order = [got[i].prize for i in (3, 0, 5, 4, 6)]
+    assert order == sorted(order, reverse=True) and len(set(order)) == 5
+    spread = select_due(states, year=2027, month=5, rules=MonthRules(spread_after_months=3))
+    assert by_household(spread)[7].priority == "spread"
+    assert by_household(spread)[7].prize == 1
+
+
+def test_service_minutes_by_tag_and_override():
+    rules = MonthRules(service_by_tag={"elderly_alone": 20, "disabled": 15})
+    states = [HouseholdState(tags=("elderly_alone", "disabled")), HouseholdState(),
+              HouseholdState(service_min=25)]
+    got = by_household(select_due(states, year=2027, month=12, rules=rules))
+    assert [got[i].service_min for i in range(3)] == [20, 10, 25]
+    with pytest.raises(ValueError, match="last_outcome"):
+        HouseholdState(last_outcome="gone")
+
+
+# --- routing ------------------------------------------------------------------------------
+
+
+def test_evening_only_households_only_in_evening_sessions():
+    n = 24
+    dur, dist = zone(n, seed=1)
+    states = [HouseholdState(tags=("evening_only",) if i % 4 == 0 else ()) for i in range(n)]
+    due = select_due(states, year=2027, month=3)
+    sessions = month_sessions(2027, 3, rules=SessionRules(), is_workday=weekdays_only)
+    plan = plan_group_month(due, sessions, states=states, month=3, duration_s=dur,
+                            distance_m=dist, **FAST)
+    assert check_routes(plan.problem, plan.routing) == []
+    assert plan.routing.feasible and plan.routing.status == "feasible"
+    where = {h: plan.sessions[v].kind for v, hs in plan.session_households().items()
+             for h in hs}
+    assert len(where) == n and plan.unplanned == []     # plenty of time: everyone visited
+    assert all(where[h] == "evening" for h in range(n) if h % 4 == 0)
+    assert plan.projected_year_end_coverage == 1.0
+    # times lie inside the sessions' clock times of their day
+    for r in plan.routing.routes:
+        s = plan.sessions[r.vehicle]
+        for v in r.visits:
+            day, sec = divmod(v.arrive_s, 86400)
+            assert day + 1 == s.date.day and s.start_min * 60 <= sec <= s.end_min * 60
+
+
+def test_evening_only_without_evenings_is_reported():
+    n = 6
+    dur, dist = zone(n)
+    states = [HouseholdState(tags=("evening_only",) if i < 2 else ()) for i in range(n)]
+    due = select_due(states, year=2027, month=12)
+    day_only = [Session(date(2027, 12, 7), "stationing", 9 * 60, 12 * 60, "am")]
+    plan = plan_group_month(due, day_only, states=states, month=12, duration_s=dur,
+                            distance_m=dist, **FAST)
+    assert sorted(plan.unplanned) == [(0, "time_window"), (1, "time_window")]
+    assert check_routes(plan.problem, plan.routing) == []
+
+
+def test_time_short_drops_lowest_prize_first_with_reason():
+    n = 30
+    dur, dist = zone(n, seed=2, spacing=150.0)
+    states = ([HouseholdState(1, date(2027, 3, 1), "met", ("elderly_alone",))] * 5
+              + [HouseholdState(1, date(2027, 4, 2), "not_home")] * 5
+              + [HouseholdState()] * 20)
+    due = select_due(states, year=2027, month=5)   # quota ceil(20/8) = 3 never-visited within
+    # one 2-hour session: about 9 ten-minute visits with short walks
+    sessions = [Session(date(2027, 5, 4), "stationing", 9 * 60, 11 * 60, "am")]
+    plan = plan_group_month(due, sessions, states=states, month=5, duration_s=dur,
+                            distance_m=dist, **FAST)
+    assert check_routes(plan.problem, plan.routing) == []
+    served = {h for hs in plan.session_households().values() for h in hs}
+    unplanned = dict(plan.unplanned)
+    assert served.isdisjoint(unplanned) and served | set(unplanned) == set(range(n))
+    assert set(unplanned.values()) == {"no_time"}
+    prize = {d.household: d.prize for d in due}
+    assert min(prize[h] for h in served) >= max(prize[h] for h in unplanned)
+    assert set(range(5)) <= served                 # the monthly elderly households
+    assert 5 < len(served) < n
+    # coverage: nothing visited yet of 20; new this month x 8 months left (incl. after)
+    new = sum(1 for h in served if h >= 10)
+    assert plan.newly_covered == new
+    assert plan.projected_year_end_coverage == pytest.approx(
+        min(1.0, (10 + new + 7 * new) / 30))
+
+
+def test_retries_prefer_evenings_and_determinism():
+    n = 20
+    dur, dist = zone(n, seed=3)
+    states = ([HouseholdState(1, date(2027, 5, 11), "not_home")] * 4
+              + [HouseholdState()] * (n - 4))
+    due = select_due(states, year=2027, month=6)
+    sessions = month_sessions(2027, 6, rules=SessionRules(evenings_per_week=1),
+                              is_workday=weekdays_only)
+    a = plan_group_month(due, sessions, states=states, month=6, duration_s=dur,
+                         distance_m=dist, seed=7, **FAST)
+    b = plan_group_month(due, sessions, states=states, month=6, duration_s=dur,
+                         distance_m=dist, seed=7, **FAST)
+    assert a.session_households() == b.session_households()
+    assert [(r.vehicle, r.visits) for r in a.routing.routes] == \
+        [(r.vehicle, r.visits) for r in b.routing.routes]
+    where = {h: a.sessions[v].kind for v, hs in a.session_households().items() for h in hs}
+    assert all(where[h] == "evening" for h in range(4))
+    assert check_routes(a.problem, a.routing) == []
+
+
+def test_no_sessions_and_bad_matrix():
+    states = [HouseholdState() for _ in range(3)]
+    dur, dist = zone(3)
+    due = select_due(states, year=2027, month=3)
+    plan = plan_group_month(due, [], states=states, month=3, duration_s=dur, **FAST)
+    assert sorted(plan.unplanned) == [(0, "no_time"), (1, "no_time"), (2, "no_time")]
+    assert plan.projected_year_end_coverage == 0.0
+    with pytest.raises(ValueError, match="4x4"):
+        plan_group_month(due, [], states=states, month=3, duration_s=dur[:3, :3])
+
+
+def test_unreachable_household_is_reported():
+    dur, dist = zone(4)
+    dur[0, 3] = dur[3, 0] = 6 * 3600  # six hours' walk: longer than any session
+    dist[0, 3] = dist[3, 0] = 20_000
+    states = [HouseholdState() for _ in range(4)]
+    due = select_due(states, year=2027, month=12)
+    sessions = month_sessions(2027, 12, rules=SessionRules(), is_workday=weekdays_only)
+    plan = plan_group_month(due, sessions, states=states, month=12, duration_s=dur,
+                            distance_m=dist, **FAST)
+    assert dict(plan.unplanned) == {2: "unreachable"}
+    assert check_routes(plan.problem, plan.routing) == []
+    day_only = [s for s in sessions if s.kind == "stationing"]
+    states[0] = HouseholdState(tags=("evening_only",))
+    due = select_due(states, year=2027, month=12)
+    plan = plan_group_month(due, day_only, states=states, month=12, duration_s=dur,
+                            distance_m=dist, **FAST)
+    assert dict(plan.unplanned) == {0: "time_window", 2: "unreachable"}
+
+
+def test_projection_below_full_when_capacity_is_short():
+    n = 60
+    dur, dist = zone(n, seed=4, spacing=150.0)
+    states = [HouseholdState() for _ in range(n)]
+    due = select_due(states, year=2027, month=11)
+    sessions = [Session(date(2027, 11, 2), "stationing", 9 * 60, 11 * 60, "am")]
+    plan = plan_group_month(due, sessions, states=states, month=11, duration_s=dur,
+                            distance_m=dist, **FAST)
+    new = plan.newly_covered
+    assert 5 <= new < 30
+    assert plan.projected_year_end_coverage == pytest.approx((new + 1 * new) / n)
+    assert plan.projected_year_end_coverage < 1.0
+
+
+def test_sessions_of_another_month_are_refused():
+    states = [HouseholdState()]
+    dur, _ = zone(1)
+    due = select_due(states, year=2027, month=3)
+    with pytest.raises(ValueError, match="month 3"):
+        plan_group_month(due, [Session(date(2027, 4, 6), "evening", 19 * 60, 21 * 60)],
+                         states=states, month=3, duration_s=dur)
