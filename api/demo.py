@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from api import store
+from geo.atomic import write_atomic
 from api.importer import ImportRequest, run_import
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
 
     step(f"生成 {DEMO_MONTH} 走访计划")
     month = run_plan(db, PlanRequest(month=DEMO_MONTH, seconds=2.0, seed=0), progress=step, out=out / "routes")
-    (out / f"plan-{DEMO_MONTH}.json").write_text(json.dumps(month, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_atomic(out / f"plan-{DEMO_MONTH}.json", json.dumps(month, ensure_ascii=False, indent=1).encode("utf-8"))
     index = _write_index(out, villages, zone_maps, overview)
 
     s = report.get("store", {})
@@ -138,8 +139,4 @@ def _write_index(out: Path, villages, zone_maps: list[Path], overview: Path) -> 
 <p style="color:#666">地图数据 © OpenStreetMap contributors (ODbL); 人员、电话均为虚构。</p>
 </body></html>
 """
-    path = out / "index.html"
-    tmp = out / ".index.html.new"
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomic(out / "index.html", page.encode("utf-8"))

@@ -31,7 +31,6 @@ import logging
 import math
 import os
 import re
-import secrets
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Sequence
@@ -46,6 +45,7 @@ import pandas as pd
 import pyproj
 import shapely
 
+from geo.atomic import write_atomic
 from geo.crs import utm_crs
 from geo.layers import WGS84
 from geo.network import WalkNetwork
@@ -313,26 +313,6 @@ def route_stops(routes: Sequence[RouteSpec]) -> geopandas.GeoDataFrame:
 # ---------------------------------------------------------------------- files
 
 
-def _atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"Folder {path.parent} does not exist: create it before writing "
-                                f"{path.name}.")
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    logger.debug("wrote %s (%d bytes)", path, len(data))
-    return path
-
-
 def _round(coords: FloatArray) -> list[list[float]]:
     return np.round(coords, _DECIMALS).tolist()
 
@@ -388,7 +368,7 @@ def write_geojson(
     """
     data = json.dumps(geojson_dict(routes, roads, network=network, crs=crs), ensure_ascii=False,
                       allow_nan=False)
-    return _atomic_write(path, data.encode("utf-8"))
+    return write_atomic(path, data.encode("utf-8"))
 
 
 def _text(value: object) -> str:
@@ -490,4 +470,4 @@ def write_gpx(
     """
     tree = gpx_tree(routes, roads, network=network, crs=crs)
     data = ET.tostring(tree.getroot(), encoding="utf-8", xml_declaration=True)
-    return _atomic_write(path, data + b"\n")
+    return write_atomic(path, data + b"\n")

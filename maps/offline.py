@@ -34,7 +34,6 @@ import math
 import numbers
 import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from branca.element import Element, Figure
 from folium.elements import MacroElement
 from folium.template import Template
 
+from geo.atomic import write_atomic
 from maps.i18n import HTML_LANG, check_lang
 
 logger = logging.getLogger(__name__)
@@ -459,20 +459,4 @@ def save_html(m: folium.Map, path: str | os.PathLike[str]) -> Path:
     never sees half a map.  Raises ``ValueError`` (see :func:`render_html`) before writing anything
     if the page references an external script or stylesheet.
     """
-    path = Path(path)
-    data = render_html(m).encode("utf-8")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"Folder {path.parent} does not exist: create it before saving the map.")
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    logger.debug("wrote map %s (%d bytes)", path, len(data))
-    return path
+    return write_atomic(path, render_html(m).encode("utf-8"))

@@ -25,6 +25,25 @@ def _village_pk(session: Session, village_id: str) -> int:
     return pk
 
 
+def _household_pks(session: Session, household_ids: Sequence[str]) -> dict[str, int]:
+    """User household id -> row id, for all the given ids.
+
+    Raises
+    ------
+    ValueError
+        Naming the ids that are not in the store.
+    """
+    wanted = list(dict.fromkeys(household_ids))
+    found: dict[str, int] = {}
+    for i in range(0, len(wanted), 500):
+        found.update(dict(session.execute(select(Household.household_id, Household.id)
+                                          .where(Household.household_id.in_(wanted[i:i + 500]))).all()))
+    missing = [h for h in wanted if h not in found]
+    if missing:
+        raise ValueError(f"住户不在数据库中: {', '.join(missing[:10])}")
+    return found
+
+
 def save_people(engine: Engine, people: Sequence[Person], *, leave: dict[str, list] | None = None,
                 village_ids: Sequence[str] = ()) -> int:
     """Replace the people of the given villages (and of the people's own villages).
@@ -179,15 +198,7 @@ def save_zone_plan(engine: Engine, village_id: str, zones: Sequence[ZoneRecord],
         session.add(plan)
         session.flush()
         groups = {g.name: g.id for g in session.execute(select(GroupRow).where(GroupRow.village_fk == vpk)).scalars()}
-        wanted = [h for z in zones for h in z.household_ids]
-        hh = {}
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i:i + 500]
-            hh.update(dict(session.execute(select(Household.household_id, Household.id)
-                                           .where(Household.household_id.in_(chunk))).all()))
-        missing = [h for h in wanted if h not in hh]
-        if missing:
-            raise ValueError(f"住户不在数据库中: {', '.join(missing[:10])}")
+        hh = _household_pks(session, [h for z in zones for h in z.household_ids])
         for z in zones:
             if z.group_id is not None and z.group_id not in groups:
                 raise ValueError(f"小组 {z.group_id} 不在数据库中")
@@ -247,14 +258,8 @@ def save_month_plan(engine: Engine, village_id: str, month: dt.date, groups: Seq
         session.add(plan)
         session.flush()
         gpk = {g.name: g.id for g in session.execute(select(GroupRow).where(GroupRow.village_fk == vpk)).scalars()}
-        wanted = sorted({s["household"] for g in groups for ss in g["sessions"] for s in ss["stops"]})
-        hh: dict[str, int] = {}
-        for i in range(0, len(wanted), 500):
-            hh.update(dict(session.execute(select(Household.household_id, Household.id)
-                                           .where(Household.household_id.in_(wanted[i:i + 500]))).all()))
-        missing = [h for h in wanted if h not in hh]
-        if missing:
-            raise ValueError(f"住户不在数据库中: {', '.join(missing[:10])}")
+        hh = _household_pks(session, sorted({s["household"] for g in groups for ss in g["sessions"]
+                                             for s in ss["stops"]}))
         for g in groups:
             if g["group"] not in gpk:
                 raise ValueError(f"小组 {g['group']} 不在数据库中")
