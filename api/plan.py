@@ -140,6 +140,9 @@ def run_plan(db: str | Path, req: PlanRequest, *, progress: Callable[[str], None
             step(f"走访计划: {v['name']}")
             specs = _plan_village(engine, v, zp, req, rules, mrules, is_workday, report)
             route_specs.extend(specs)
+        if not report["groups"] and not problems:
+            problems.append(Problem("", "", "数据库中还没有任何村的分片, 无法安排走访",
+                                    "先运行 zhudian zone DB --roster 花名册.csv (或 --groups N) 为各村分片"))
         if problems:
             raise InputError(problems)
         if out is not None and route_specs:

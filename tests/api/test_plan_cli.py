@@ -104,3 +104,10 @@ def test_bad_month_and_missing_holiday_year(tmp_path: Path, planned) -> None:
     assert proc.returncode == 2 and "YYYY-MM" in proc.stderr
     proc = zhudian("plan", db, "--month", "2031-01", check=False)
     assert proc.returncode == 2 and "2031" in proc.stderr and "--holidays" in proc.stderr
+
+
+def test_plan_without_zones_says_what_to_do(tmp_path: Path) -> None:
+    db = tmp_path / "nozones.db"
+    zhudian("import", db, "--villages", DEMO / "villages.gpkg", "--areas", DEMO / "areas.gpkg", "--quiet")
+    proc = zhudian("plan", db, "--month", "2026-12", check=False)
+    assert proc.returncode == 2 and "zhudian zone" in proc.stderr
