@@ -47,8 +47,8 @@ def test_quota_front_loads_and_december_takes_all():
     assert len(jan) == 30  # every never-visited household is a candidate
     within = [d.household for d in jan if d.within_quota]
     assert within == [0, 1, 2]                   # ceil(30 / 12), in the caller's order
-    assert {d.prize for d in jan if d.within_quota} == {1_000}
-    assert {d.prize for d in jan if not d.within_quota} == {10}
+    assert {d.prize for d in jan if d.within_quota} == {8}
+    assert {d.prize for d in jan if not d.within_quota} == {2}
     dec = select_due(states, year=2027, month=12)
     assert all(d.within_quota and d.priority == "never_visited" for d in dec)
     assert not any(d.required for d in dec)
