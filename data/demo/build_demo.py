@@ -98,7 +98,7 @@ TAG_RATES = {  # in this order in the comma-separated 标签 column
     "disabled": 0.03,
     "evening_only": 0.20,
 }
-PHONE_PREFIX = "1990000"  # + 4 digits = 11 digits, all distinct
+PHONE_PREFIX = "1000000"  # + 4 digits = 11 digits, all distinct; no real mobile number starts with 100
 
 
 def rng(offset: int) -> np.random.Generator:
