@@ -153,9 +153,33 @@ def run_plan(db: str | Path, req: PlanRequest, *, progress: Callable[[str], None
         engine.dispose()
 
 
-def _plan_village(engine, village, zp, req: PlanRequest, rules: SessionRules, mrules: MonthRules,
-                  is_workday, report: dict) -> list:
-    from geo.routes import RouteSpec, RouteStop
+@dataclass
+class GroupInstance:
+    """One group's month as the planner sees it: its households (positions in the village's
+    household table), their states, the sessions, the due list and the walking matrices over
+    [depot] + those households."""
+
+    group_id: str
+    zone_label: str
+    idx: np.ndarray
+    states: list[HouseholdState]
+    sessions: list[Session]
+    due: list
+    duration_s: np.ndarray
+    distance_m: np.ndarray
+
+
+def month_instances(engine, village, zp, req: PlanRequest, rules: SessionRules, mrules: MonthRules,
+                    is_workday) -> tuple:
+    """Build every group's month instance of one village (``run_plan`` and ``bench/month.py``).
+
+    Returns
+    -------
+    (households, depot, instances)
+        The village's households (GeoDataFrame), the depot (lon, lat) and one
+        :class:`GroupInstance` per zone that has households.
+    """
+    import geopandas as gpd
 
     vid = village["village_id"]
     hh = store.load_households(engine, village_ids=[vid]).reset_index(drop=True)
@@ -167,8 +191,6 @@ def _plan_village(engine, village, zp, req: PlanRequest, rules: SessionRules, mr
     lon = np.r_[depot[0], hh.geometry.x.to_numpy()]
     lat = np.r_[depot[1], hh.geometry.y.to_numpy()]
     crs = utm_crs(lon, lat)
-    import geopandas as gpd
-
     pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs(crs)
     xy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
     b = (lon.min() - 0.01, lat.min() - 0.01, lon.max() + 0.01, lat.max() + 0.01)
@@ -177,9 +199,8 @@ def _plan_village(engine, village, zp, req: PlanRequest, rules: SessionRules, mr
     network = WalkNetwork.from_lines(roads.to_crs(crs).geometry.values, params=walking) if len(roads) else None
     tm = travel_matrices(xy, network, params=walking)
     visits = plans.visit_states(engine, vid, req.year)
-    people = {p.member_id: p for p in plans.load_people(engine, vid)}
     leave = plans.load_leave(engine, vid)
-    specs = []
+    instances = []
     for z in zp.zones:
         idx = np.array([pos[h] for h in z.household_ids if h in pos], dtype=np.int64)
         if not len(idx):
@@ -198,10 +219,27 @@ def _plan_village(engine, village, zp, req: PlanRequest, rules: SessionRules, mr
                                       1 for m in gp if any(a <= d <= b for a, b in leave.get(m, ()))))
         due = select_due(states, year=req.year, month=req.mon, rules=mrules)
         sub = np.r_[0, idx + 1]
+        instances.append(GroupInstance(z.group_id, z.label, idx, states, sessions, due,
+                                       tm.time_s[np.ix_(sub, sub)], tm.distance_m[np.ix_(sub, sub)]))
+    return hh, depot, instances
+
+
+def _plan_village(engine, village, zp, req: PlanRequest, rules: SessionRules, mrules: MonthRules,
+                  is_workday, report: dict) -> list:
+    from geo.routes import RouteSpec, RouteStop
+
+    vid = village["village_id"]
+    hh, depot, instances = month_instances(engine, village, zp, req, rules, mrules, is_workday)
+    pos = {h: i for i, h in enumerate(hh["household_id"])}
+    people = {p.member_id: p for p in plans.load_people(engine, vid)}
+    specs = []
+    for inst in instances:
+        idx, due, sessions, states = inst.idx, inst.due, inst.sessions, inst.states
+        group_people = _group_people(engine, vid, inst.group_id)
         gm = plan_group_month(due, sessions, states=states, month=req.mon,
-                              duration_s=tm.time_s[np.ix_(sub, sub)], distance_m=tm.distance_m[np.ix_(sub, sub)],
+                              duration_s=inst.duration_s, distance_m=inst.distance_m,
                               seconds=req.seconds, seed=req.seed, engine=req.engine)
-        zone_label = z.label
+        zone_label = inst.zone_label
         g_sessions = []
         stored_sessions = []
         by_vehicle = {r.vehicle: r for r in gm.routing.routes}
@@ -226,26 +264,26 @@ def _plan_village(engine, village, zp, req: PlanRequest, rules: SessionRules, mr
             })
             if stops:
                 pts_ = [hh.iloc[pos[st["household"]]] for st in stops]
-                specs.append((z.group_id, RouteSpec(
-                    route_id=f"{z.group_id}-{s.date.isoformat()}-{s.kind}{('-' + s.part) if s.part else ''}",
-                    name=f"{z.group_id} {s.label}", date=s.date.isoformat(), depot_lon=depot[0], depot_lat=depot[1],
+                specs.append((inst.group_id, RouteSpec(
+                    route_id=f"{inst.group_id}-{s.date.isoformat()}-{s.kind}{('-' + s.part) if s.part else ''}",
+                    name=f"{inst.group_id} {s.label}", date=s.date.isoformat(), depot_lon=depot[0], depot_lat=depot[1],
                     stops=[RouteStop(household_id=st["household"], lon=float(p.geometry.x), lat=float(p.geometry.y),
                                      arrive=st["arrive"], depart=st["depart"], seq=n + 1, label=p["address"])
                            for n, (st, p) in enumerate(zip(stops, pts_))],
                     start=g_sessions[-1]["start"], end=g_sessions[-1]["end"])))
-        report["groups"].append({"group": z.group_id, "zone": zone_label, "village": vid,
+        report["groups"].append({"group": inst.group_id, "zone": zone_label, "village": vid,
                                  "members": [people[m].name for m in group_people if m in people],
                                  "due": len(gm.due), "planned": sum(len(s["stops"]) for s in g_sessions),
                                  "sessions": g_sessions})
         for h, reason in gm.unplanned:
-            report["unplanned"].append({"household": hh["household_id"].iloc[int(idx[h])], "group": z.group_id,
+            report["unplanned"].append({"household": hh["household_id"].iloc[int(idx[h])], "group": inst.group_id,
                                         "reason": reason, "reason_text": REASONS_ZH.get(reason, reason)})
         report["projected_year_end_coverage"][zone_label] = round(float(gm.projected_year_end_coverage), 4)
         plans.save_month_plan(engine, vid, dt.date(req.year, req.mon, 1),
-                              [{"group": z.group_id, "sessions": stored_sessions}],
+                              [{"group": inst.group_id, "sessions": stored_sessions}],
                               params={"month": req.month, "stationing_day": req.stationing_day,
                                       "evenings_per_week": req.evenings_per_week, "service_min": req.service_min,
-                                      "seconds": req.seconds, "engine": req.engine, "group": z.group_id},
+                                      "seconds": req.seconds, "engine": req.engine, "group": inst.group_id},
                               seed=req.seed, solver_status=gm.routing.status,
                               scores={"due": len(gm.due), "unplanned": len(gm.unplanned),
                                       "coverage": gm.projected_year_end_coverage,

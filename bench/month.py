@@ -37,10 +37,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import math
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -55,13 +53,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from api import store  # noqa: E402
-from api.plan import WEEKDAYS, PlanRequest, _group_people, _workday_function  # noqa: E402
+from api.plan import WEEKDAYS, PlanRequest, _workday_function, month_instances  # noqa: E402
 from api.store import plans  # noqa: E402
-from geo.crs import utm_crs  # noqa: E402
-from geo.network import WalkingParams, WalkNetwork, travel_matrices  # noqa: E402
-from planner.calendar import SessionRules, month_sessions  # noqa: E402
+from planner.calendar import SessionRules  # noqa: E402
 from planner.check import check_routes  # noqa: E402
-from planner.month import HouseholdState, MonthRules, plan_group_month, select_due  # noqa: E402
+from planner.month import MonthRules, plan_group_month  # noqa: E402
 
 ZHUDIAN = str(Path(sys.executable).with_name("zhudian"))
 DEMO = ROOT / "data" / "demo"
@@ -90,9 +86,7 @@ class Instance:
 
 
 def group_instances(db: Path, req: PlanRequest) -> list[Instance]:
-    """Every group's month instance, built as ``api.plan.run_plan``/``_plan_village`` do."""
-    import geopandas as gpd
-
+    """Every group's month instance, built by the product's own ``api.plan.month_instances``."""
     is_workday = _workday_function(req)
     rules = SessionRules(stationing_weekday=WEEKDAYS[req.stationing_day.lower()],
                          evenings_per_week=req.evenings_per_week)
@@ -106,46 +100,11 @@ def group_instances(db: Path, req: PlanRequest) -> list[Instance]:
             if zp is None:
                 continue
             t0 = time.perf_counter()
-            vid = village["village_id"]
-            hh = store.load_households(engine, village_ids=[vid]).reset_index(drop=True)
-            pos = {h: i for i, h in enumerate(hh["household_id"])}
-            depot = (float(village["depot_lon"]), float(village["depot_lat"]))
-            if any(map(math.isnan, depot)):
-                depot = (float(hh.geometry.x.median()), float(hh.geometry.y.median()))
-            lon = np.r_[depot[0], hh.geometry.x.to_numpy()]
-            lat = np.r_[depot[1], hh.geometry.y.to_numpy()]
-            crs = utm_crs(lon, lat)
-            pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs(crs)
-            xy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
-            b = (lon.min() - 0.01, lat.min() - 0.01, lon.max() + 0.01, lat.max() + 0.01)
-            roads = store.load_roads(engine, bbox=b)
-            walking = WalkingParams()
-            network = (WalkNetwork.from_lines(roads.to_crs(crs).geometry.values, params=walking)
-                       if len(roads) else None)
-            tm = travel_matrices(xy, network, params=walking)
-            visits = plans.visit_states(engine, vid, req.year)
-            leave = plans.load_leave(engine, vid)
+            _, _, instances = month_instances(engine, village, zp, req, rules, mrules, is_workday)
             build = time.perf_counter() - t0
-            for z in zp.zones:
-                idx = np.array([pos[h] for h in z.household_ids if h in pos], dtype=np.int64)
-                if not len(idx):
-                    continue
-                states = []
-                for i in idx:
-                    row = hh.iloc[int(i)]
-                    st = visits.get(row["household_id"], {})
-                    tags = tuple(t for t in str(row["tags"] or "").split(",") if t)
-                    states.append(HouseholdState(visits_this_year=st.get("visits_this_year", 0),
-                                                 last_visit=st.get("last_visit"),
-                                                 last_outcome=st.get("last_outcome"), tags=tags))
-                gp = _group_people(engine, vid, z.group_id)
-                sessions = month_sessions(req.year, req.mon, rules=rules, is_workday=is_workday,
-                                          on_leave=lambda d, gp=gp: sum(
-                                              1 for m in gp if any(a <= d <= b for a, b in leave.get(m, ()))))
-                due = select_due(states, year=req.year, month=req.mon, rules=mrules)
-                sub = np.r_[0, idx + 1]
-                out.append(Instance(z.group_id, vid, len(idx), due, sessions, states,
-                                    tm.time_s[np.ix_(sub, sub)], tm.distance_m[np.ix_(sub, sub)], build))
+            for inst in instances:
+                out.append(Instance(inst.group_id, village["village_id"], len(inst.idx), inst.due,
+                                    inst.sessions, inst.states, inst.duration_s, inst.distance_m, build))
     finally:
         engine.dispose()
     return out
@@ -247,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_table(results, runs, full, meta) -> None:
     heads = [f"{e} {s:g} s" for e, s in runs]
-    print(f"\n| group | households | due | sessions | " + " | ".join(heads) + " |")
+    print("\n| group | households | due | sessions | " + " | ".join(heads) + " |")
     print("|---|---|---|---|" + "---|" * len(heads))
     by_group: dict[str, list] = {}
     for r in results:

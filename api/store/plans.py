@@ -278,7 +278,6 @@ def save_month_plan(engine: Engine, village_id: str, month: dt.date, groups: Seq
 
 def visit_states(engine: Engine, village_id: str, year: int) -> dict[str, dict]:
     """Per household of a village: visits this year, last visit date and its outcome."""
-    import datetime as dt
 
     from api.store.models import Visit
 

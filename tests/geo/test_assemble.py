@@ -12,7 +12,7 @@ from shapely.geometry import box, mapping
 from geo.assemble import PlacementParams, assemble
 from geo.errors import InputError
 from geo.layers import scattered_area_id
-from geo.read import ReadOptions, read_areas, read_households, read_villages
+from geo.read import read_areas, read_households, read_villages
 
 X0, Y0 = 117.20, 28.29
 D = 0.001  # ~100 m in latitude, ~88 m in longitude here

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import shapefile  # pyshp: writes a .dbf with no code page and no .cpg, like old Chinese GIS tools
 import shapely
-from shapely.geometry import LineString, Point, Polygon, box
+from shapely.geometry import Point, box
 
 from geo.crs import wgs84_to_gcj02
 from geo.errors import InputError

@@ -14,11 +14,10 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pytest
-from shapely.geometry import LineString, Point, Polygon, box
+from shapely.geometry import LineString, Point, box
 
 from browser import require_cjk_font, screenshot
 from geo.layers import WGS84
-from maps.i18n import label
 from maps.offline import (
     NO_TILES_BACKGROUND,
     OSM_ODBL_ATTRIBUTION,
