@@ -161,6 +161,8 @@ class GroupInstance:
 
     group_id: str
     zone_label: str
+    people: list[str]
+    """Member ids of the group (team members and the auxiliary)."""
     idx: np.ndarray
     states: list[HouseholdState]
     sessions: list[Session]
@@ -219,7 +221,7 @@ def month_instances(engine, village, zp, req: PlanRequest, rules: SessionRules, 
                                       1 for m in gp if any(a <= d <= b for a, b in leave.get(m, ()))))
         due = select_due(states, year=req.year, month=req.mon, rules=mrules)
         sub = np.r_[0, idx + 1]
-        instances.append(GroupInstance(z.group_id, z.label, idx, states, sessions, due,
+        instances.append(GroupInstance(z.group_id, z.label, group_people, idx, states, sessions, due,
                                        tm.time_s[np.ix_(sub, sub)], tm.distance_m[np.ix_(sub, sub)]))
     return hh, depot, instances
 
@@ -235,7 +237,7 @@ def _plan_village(engine, village, zp, req: PlanRequest, rules: SessionRules, mr
     specs = []
     for inst in instances:
         idx, due, sessions, states = inst.idx, inst.due, inst.sessions, inst.states
-        group_people = _group_people(engine, vid, inst.group_id)
+        group_people = inst.people
         gm = plan_group_month(due, sessions, states=states, month=req.mon,
                               duration_s=inst.duration_s, distance_m=inst.distance_m,
                               seconds=req.seconds, seed=req.seed, engine=req.engine)
