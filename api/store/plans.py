@@ -305,3 +305,91 @@ def load_leave(engine: Engine, village_id: str) -> dict[str, list[tuple[dt.date,
                                .where(Village.village_id == village_id)).all()
     return {m: [(dt.date.fromisoformat(a), dt.date.fromisoformat(b)) for a, b in (periods or [])]
             for m, periods in rows if m}
+
+
+@dataclass
+class StoredStop:
+    """One planned stop read back from the store (times are local clock times)."""
+
+    seq: int
+    household_id: str
+    arrive: dt.time | None
+    depart: dt.time | None
+
+
+@dataclass
+class StoredSession:
+    """One session (stationing day or evening) of a group, with its stops in visit order."""
+
+    group_id: str
+    date: dt.date
+    kind: str
+    start: dt.time | None
+    end: dt.time | None
+    budget_min: float | None
+    stops: list[StoredStop] = field(default_factory=list)
+
+
+@dataclass
+class StoredMonthPlan:
+    """A village's month plan as stored by :func:`save_month_plan`: for each group, the sessions of
+    the latest plan saved for it that month (``zhudian plan`` saves one plan per group)."""
+
+    village_id: str
+    month: dt.date
+    plans: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """group id -> ``{"params", "seed", "solver_status", "scores", "zone_plan_version"}``."""
+    sessions: list[StoredSession] = field(default_factory=list)
+
+    def groups(self) -> list[str]:
+        """Group ids with a plan this month, in natural order (组2 before 组10)."""
+        return sorted(self.plans, key=_natural)
+
+    def sessions_of(self, group_id: str) -> list[StoredSession]:
+        """A group's sessions by date, then start time."""
+        return [s for s in self.sessions if s.group_id == group_id]
+
+
+def load_month_plan(engine: Engine, village_id: str, month: dt.date) -> StoredMonthPlan | None:
+    """The plan of ``month`` (any day of it) for a village, or None if no group has one.
+
+    Sessions come ordered by group, date and start time; stops by their sequence number.
+    """
+    from api.store.models import MonthPlan, Stop, VisitSession
+
+    first = month.replace(day=1)
+    with Session(engine) as session:
+        rows = session.execute(
+            select(MonthPlan, GroupRow.name, VisitSession)
+            .join(Village, MonthPlan.village_fk == Village.id)
+            .join(VisitSession, VisitSession.month_plan_fk == MonthPlan.id)
+            .join(GroupRow, VisitSession.group_fk == GroupRow.id)
+            .where(Village.village_id == village_id, MonthPlan.month == first)
+            .order_by(MonthPlan.id.desc())).all()
+        if not rows:
+            return None
+        latest: dict[str, int] = {}
+        for plan, gname, _ in rows:
+            latest.setdefault(gname, plan.id)
+        out = StoredMonthPlan(village_id=village_id, month=first)
+        by_id: dict[int, StoredSession] = {}
+        for plan, gname, row in rows:
+            if latest[gname] != plan.id:
+                continue
+            if gname not in out.plans:
+                version = (session.scalar(select(ZonePlan.version).where(ZonePlan.id == plan.zone_plan_fk))
+                           if plan.zone_plan_fk is not None else None)
+                out.plans[gname] = {"params": plan.params, "seed": plan.seed, "solver_status": plan.solver_status,
+                                    "scores": plan.scores, "zone_plan_version": version}
+            by_id[row.id] = StoredSession(group_id=gname, date=row.date, kind=row.kind, start=row.start_time,
+                                          end=row.end_time, budget_min=row.budget_min)
+        ids = list(by_id)
+        for i in range(0, len(ids), 500):
+            stops = session.execute(
+                select(Stop.session_fk, Stop.seq, Household.household_id, Stop.arrive, Stop.depart)
+                .join(Household, Stop.household_fk == Household.id)
+                .where(Stop.session_fk.in_(ids[i:i + 500])).order_by(Stop.session_fk, Stop.seq)).all()
+            for sfk, seq, hid, arrive, depart in stops:
+                by_id[sfk].stops.append(StoredStop(seq=seq, household_id=hid, arrive=arrive, depart=depart))
+        out.sessions = sorted(by_id.values(), key=lambda s: (_natural(s.group_id), s.date, s.start or dt.time()))
+        return out

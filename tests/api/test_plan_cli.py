@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api import store
+from api.store import plans
 from api.store.models import MonthPlan, VisitSession
 from test_cli import DEMO, zhudian
 
@@ -96,6 +97,24 @@ def test_plan_is_stored_and_routes_written(planned) -> None:
     assert kinds.count("route") == used
     root = ET.parse(out / f"{TRIESEN}-G1-2026-12.gpx").getroot()
     assert root.tag == f"{GPX}gpx" and root.findall(f"{GPX}trk")
+
+
+def test_stored_plan_reads_back_as_planned(planned, tmp_path: Path) -> None:
+    db, doc, _ = planned
+    engine = store.open_store(db, create=False)
+    try:
+        stored = plans.load_month_plan(engine, TRIESEN, dt.date(2026, 12, 17))
+        assert plans.load_month_plan(engine, TRIESEN, dt.date(2026, 11, 1)) is None
+    finally:
+        engine.dispose()
+    assert stored is not None and stored.groups() == sorted(g["group"] for g in doc["groups"])
+    for g in doc["groups"]:
+        got = [(s.date.isoformat(), s.start.strftime("%H:%M"), [(t.household_id, t.arrive.strftime("%H:%M"))
+                                                                for t in s.stops])
+               for s in stored.sessions_of(g["group"])]
+        want = [(s["date"], s["start"], [(t["household"], t["arrive"]) for t in s["stops"]]) for s in g["sessions"]]
+        assert got == want
+        assert stored.plans[g["group"]]["params"]["month"] == "2026-12"
 
 
 def test_bad_month_and_missing_holiday_year(tmp_path: Path, planned) -> None:
