@@ -134,7 +134,7 @@ def build_problem(households: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, roads: 
     if roads is not None and len(roads):
         network = WalkNetwork.from_lines(roads.to_crs(crs).geometry.values, params=walking)
     walk = travel_matrices(xy, network, params=walking).distance_m
-    edges = household_graph(xy, walk)
+    edges = household_graph(xy, walk, network=network)
     unit_ids = list(dict.fromkeys(households["area_id"].tolist()))
     kind_of = dict(zip(areas["area_id"], areas["kind"]))
     unit_index = {u: i for i, u in enumerate(unit_ids)}

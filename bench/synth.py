@@ -119,22 +119,22 @@ class SynthVillage:
     def edges(self, params: WalkingParams = WalkingParams(), *, graph: str = "geo") -> IntArray:
         """Household adjacency graph; computed once.
 
-        ``graph="geo"``: the product's builder, ``geo.adjacency.household_graph`` (falls back to
-        this module's when ``geo/adjacency.py`` is missing); ``graph="bench"``:
+        ``graph="geo"``: the product's builder, ``geo.adjacency.household_graph`` with the
+        village's roads (next-door neighbours along the roads included); ``graph="bench"``:
         :func:`household_graph` of this module (Delaunay + Gabriel + walking MST).
         """
         if graph not in ("geo", "bench"):
             raise ValueError(f"graph must be 'geo' or 'bench', got {graph!r}")
         key = ("edges", params, graph)
         if key not in self._cache:
-            builder = household_graph
             if graph == "geo":
-                try:
-                    from geo.adjacency import household_graph as builder
-                except ImportError:
-                    pass
-            self._cache[key] = np.asarray(builder(self.xy, self.walk_m(params)),
-                                          dtype=np.int64).reshape(-1, 2)
+                from geo.adjacency import household_graph as product_graph
+
+                net = WalkNetwork.from_lines(self.roads, params=params)
+                e = product_graph(self.xy, self.walk_m(params), network=net)
+            else:
+                e = household_graph(self.xy, self.walk_m(params))
+            self._cache[key] = np.asarray(e, dtype=np.int64).reshape(-1, 2)
         return self._cache[key]
 
     def to_problem(self, *, n_groups: int | None = None,

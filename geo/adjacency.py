@@ -14,6 +14,8 @@ import numpy.typing as npt
 from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial import Delaunay, QhullError
 
+from geo.network import WalkNetwork
+
 IntArray = npt.NDArray[np.int64]
 
 
@@ -40,6 +42,8 @@ def household_graph(
     max_detour: float = 2.5,
     slack_m: float = 50.0,
     max_edge_m: float | None = None,
+    network: WalkNetwork | None = None,
+    doorstep_reach: float = 1.5,
 ) -> IntArray:
     """Neighbour pairs among households.
 
@@ -56,6 +60,18 @@ def household_graph(
     max_edge_m : float, optional
         Drop Delaunay edges longer than this walk (default: 3 × the 95th percentile of the
         spanning-tree edges, at least 150 m), so distant hamlets touch only through the tree.
+    network : WalkNetwork, optional
+        The roads the walking distances were computed on.  With it, next-door neighbours along the
+        roads (:meth:`WalkNetwork.doorstep_pairs`: houses whose doorsteps are joined by a stretch of
+        road with no other doorstep on it) are neighbours too, under the same detour rule but
+        without ``max_edge_m``.  Lanes opening onto one street are then neighbours across the
+        street, so a natural village can be shared lane by lane, and the end houses of two
+        hamlets on one road are neighbours along it, so a group can reach its hamlets by the road
+        without passing another group's doors, as on the ground.
+    doorstep_reach : float
+        Along a stretch of road with no doorstep on it, houses farther apart than ``max_edge_m``
+        are neighbours only if at most this many times farther than the nearest other house on
+        that stretch (the next hamlet along the road, not every hamlet on it).
 
     Returns
     -------
@@ -86,6 +102,13 @@ def household_graph(
             walk = walk_m[a, b].astype(np.float64)
             keep = (walk <= max_detour * straight + slack_m) & (walk <= max_edge_m)
             edges.append(pairs[keep])
+    if network is not None:
+        pairs = network.doorstep_pairs(xy, near_m=max_edge_m, reach=doorstep_reach)
+        if len(pairs):
+            a, b = pairs[:, 0], pairs[:, 1]
+            straight = np.hypot(*(xy[a] - xy[b]).T)
+            walk = walk_m[a, b].astype(np.float64)
+            edges.append(pairs[walk <= max_detour * straight + slack_m])
     # households sharing one point (the flats of one building) are neighbours of their building's
     # representative and of everything it touches, so a building can be shared between two zones
     _, inverse = np.unique(np.round(xy, 2), axis=0, return_inverse=True)

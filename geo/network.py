@@ -43,6 +43,7 @@ import numpy.typing as npt
 import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import cKDTree
 from shapely.ops import substring
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ _CHUNK_BYTES = 8 * 2**20
 Beyond the two int32 output matrices, :func:`travel_matrices` needs about this much."""
 
 _INT32_MAX = np.iinfo(np.int32).max
+
+_LINK_FACTOR, _LINK_SLACK_M = 1.5, 60.0
+"""Doorsteps of two hamlets joined along a road: the pairs up to 1.5 x the closest + 60 m."""
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -413,6 +417,104 @@ class WalkNetwork:
         csr = sparse.csr_array((w, cols.astype(np.int32), indptr), shape=(n, n))
         return _Graph(csr, e, t0, t1), node
 
+    def doorstep_pairs(self, xy: npt.ArrayLike, *, max_snap_m: float | None = None,
+                       near_m: float = math.inf, reach: float = math.inf) -> IntArray:
+        """Pairs of points that are next-door neighbours along the roads.
+
+        Each point is snapped to the network (its "doorstep").  Two points are next-door
+        neighbours when some road path joins their doorsteps without passing another point's
+        doorstep on a dead-end lane: consecutive houses along a lane, houses whose lanes open onto
+        the same street, houses along one through road (a through road stays shared: walking
+        along it past a house is not entering that house's lane).  Points sharing a doorstep (flats of one building) are
+        neighbours too.  Points off the network (farther than ``max_snap_m``) have none.
+
+        Parameters
+        ----------
+        xy : array of shape (n, 2)
+            Points, metres.
+        max_snap_m : float, optional
+            Default: the network's ``params.max_snap_m``.
+        near_m, reach : float
+            Across one stretch of road, two doorsteps are paired when they are at most ``near_m``
+            metres apart in a straight line, or at most ``reach`` times the distance from either
+            of them to its nearest other doorstep on that stretch.  A long empty road then joins
+            each hamlet's end houses to the next hamlets' along it, not to every hamlet on it.
+            Default: no limit (every doorstep on the stretch).
+
+        Returns
+        -------
+        int array (m, 2)
+            Unique pairs (i, j), i < j, of point indices.
+        """
+        pts = _as_xy(xy, "xy")
+        if len(pts) < 2 or self.n_edges == 0:
+            return np.empty((0, 2), dtype=np.int64)
+        s = self.snap(pts, max_snap_m=max_snap_m)
+        on = np.flatnonzero(s.on_network)
+        if len(on) < 2:
+            return np.empty((0, 2), dtype=np.int64)
+        graph, node_of = self._augment(s.edge[on], s.offset_m[on])
+        n_all = graph.csr.shape[0]
+        coo = graph.csr.tocoo()
+        r, c = coo.row.astype(np.int64), coo.col.astype(np.int64)
+        # a doorstep on a dead-end lane closes the lane (the houses beyond are reached past it);
+        # a doorstep on a through road does not: that road stays shared
+        deg = np.bincount(np.r_[self._edge_u, self._edge_v], minlength=self.n_nodes)
+        dead_edge = (deg[self._edge_u] == 1) | (deg[self._edge_v] == 1)
+        node_edge = np.full(n_all, -1, dtype=np.int64)
+        node_edge[r] = graph.edge
+        is_door = np.zeros(n_all, dtype=bool)
+        is_door[node_of] = True
+        blocks = is_door.copy()
+        spliced = np.flatnonzero(is_door[self.n_nodes:]) + self.n_nodes
+        blocks[spliced] = dead_edge[node_edge[spliced]]
+        at_node = node_of[node_of < self.n_nodes]
+        blocks[at_node] = deg[at_node] <= 1
+        # road pieces: components of the network once every blocking doorstep is taken out
+        free = ~blocks[r] & ~blocks[c]
+        road = sparse.coo_array((np.ones(int(free.sum())), (r[free], c[free])), shape=(n_all, n_all))
+        _, piece = connected_components(road, directed=False)
+        # blocking doorstep -> touching road pieces; other doorsteps belong to their piece
+        pairs_nodes = [np.column_stack([r, c])[blocks[r] & blocks[c]]]
+        touch = blocks[r] & ~blocks[c]
+        through = np.flatnonzero(is_door & ~blocks)
+        door_piece = np.unique(np.vstack([np.column_stack([r[touch], piece[c[touch]]]),
+                                          np.column_stack([through, piece[through]])]), axis=0)
+        order = np.argsort(door_piece[:, 1], kind="stable")
+        door_piece = door_piece[order]
+        cuts = np.flatnonzero(np.diff(door_piece[:, 1])) + 1
+        node_xy = np.zeros((n_all, 2))
+        node_xy[node_of] = s.xy[on]
+        for members in np.split(door_piece[:, 0], cuts):
+            if len(members) < 2:
+                continue
+            if math.isfinite(near_m) or math.isfinite(reach):
+                pairs_nodes.extend(_stretch_pairs(members, node_xy[members], near_m, reach))
+            else:
+                a, b = np.triu_indices(len(members), k=1)
+                pairs_nodes.append(np.column_stack([members[a], members[b]]))
+        node_pairs = np.unique(np.sort(np.vstack(pairs_nodes), axis=1), axis=0)
+        # back to points: every point of one doorstep node is a neighbour of every point of the other
+        point_nodes = np.full(len(pts), -1, dtype=np.int64)
+        point_nodes[on] = node_of
+        order = np.argsort(point_nodes[on], kind="stable")
+        sorted_nodes = point_nodes[on][order]
+        sorted_points = on[order]
+        starts = np.searchsorted(sorted_nodes, np.arange(n_all + 1))
+        out = []
+        for a_node, b_node in node_pairs:
+            pa = sorted_points[starts[a_node]:starts[a_node + 1]]
+            pb = sorted_points[starts[b_node]:starts[b_node + 1]]
+            out.append(np.column_stack([np.repeat(pa, len(pb)), np.tile(pb, len(pa))]))
+        for k in np.flatnonzero(np.diff(starts) > 1):  # points sharing one doorstep
+            members = sorted_points[starts[k]:starts[k + 1]]
+            a, b = np.triu_indices(len(members), k=1)
+            out.append(np.column_stack([members[a], members[b]]))
+        if not out:
+            return np.empty((0, 2), dtype=np.int64)
+        e = np.sort(np.vstack(out).astype(np.int64), axis=1)
+        return np.unique(e[e[:, 0] != e[:, 1]], axis=0)
+
     # ------------------------------------------------------------------ paths
 
     def path(self, a_xy: npt.ArrayLike, b_xy: npt.ArrayLike, *,
@@ -498,6 +600,49 @@ class WalkNetwork:
             else:
                 pieces.append(shapely.get_coordinates(substring(geom, t0, t1)))
         return pieces
+
+
+def _stretch_pairs(members: IntArray, pts: FloatArray, near_m: float, reach: float) -> list[IntArray]:
+    """Doorstep pairs across one stretch of road (see :meth:`WalkNetwork.doorstep_pairs`).
+
+    Doorsteps at most ``near_m`` apart are paired; they form clusters (a hamlet's end of the
+    road).  Two clusters are joined by their closest pair of doorsteps when that pair is at most
+    ``reach`` times the distance from either cluster to its nearest other cluster.
+    """
+    tree = cKDTree(pts)
+    near = tree.query_pairs(near_m, output_type="ndarray") if math.isfinite(near_m) else \
+        np.column_stack(np.triu_indices(len(pts), k=1))
+    out = [members[near]] if len(near) else []
+    if not math.isfinite(reach) or not len(pts):
+        return out
+    g = sparse.coo_array((np.ones(len(near)), (near[:, 0], near[:, 1])), shape=(len(pts), len(pts))) \
+        if len(near) else sparse.coo_array((len(pts), len(pts)))
+    n_cl, cl = connected_components(g, directed=False)
+    if n_cl < 2:
+        return out
+    # closest doorstep pair between every two clusters
+    gap = np.full((n_cl, n_cl), np.inf)
+    arg: dict[tuple[int, int], tuple[int, int]] = {}
+    idx = [np.flatnonzero(cl == c) for c in range(n_cl)]
+    for c in range(n_cl):
+        tree_c = cKDTree(pts[idx[c]])
+        for c2 in range(c + 1, n_cl):
+            d, j = tree_c.query(pts[idx[c2]], k=1)
+            i2 = int(np.argmin(d))
+            gap[c, c2] = gap[c2, c] = float(d[i2])
+            arg[c, c2] = (int(idx[c][j[i2]]), int(idx[c2][i2]))
+    nearest = gap.min(axis=1)
+    for (c, c2), (i0, j0) in arg.items():
+        if gap[c, c2] > reach * min(nearest[c], nearest[c2]):
+            continue
+        # not only the closest pair: every pair about as close (the doorsteps on both sides of a
+        # street's mouth), so two groups can each reach the next hamlet by their own houses
+        a = idx[c]
+        b = idx[c2]
+        d = np.hypot(*(pts[a][:, None, :] - pts[b][None, :, :]).transpose(2, 0, 1))
+        ia, ib = np.nonzero(d <= _LINK_FACTOR * gap[c, c2] + _LINK_SLACK_M)
+        out.append(members[np.column_stack([a[ia], b[ib]])])
+    return out
 
 
 # ---------------------------------------------------------------------- matrices

@@ -86,7 +86,8 @@ class ZoningParams:
         Previous zone of each household (-1 for new households); re-zoning then moves as few
         households as possible.
     workers : int
-        CP-SAT search workers.
+        CP-SAT search workers (default 1, deterministic for a given seed; more workers search in
+        parallel, and the result may then differ from run to run).
     """
 
     tolerance: float = 0.05
@@ -96,7 +97,7 @@ class ZoningParams:
     unit_locks: Mapping[int, int] = field(default_factory=dict)
     household_locks: Mapping[int, int] = field(default_factory=dict)
     previous: IntArray | None = None
-    workers: int = 2
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.tolerance < 1.0:

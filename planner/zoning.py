@@ -133,10 +133,21 @@ def solve_zoning(problem: ZoningProblem, params: ZoningParams = ZoningParams()) 
         remaining = max(0.5, deadline - time.perf_counter())
         # CP-SAT gets at most half of what is left: drawing, checking and balancing need time too
         sol = level1.solve(max(0.5, 0.35 * remaining))
+        if sol is None and best is None and level1.last_status == "UNKNOWN" \
+                and time.perf_counter() < deadline - 0.5:
+            sol = level1.solve(max(0.5, 0.6 * (deadline - time.perf_counter())))  # more time, once
         if sol is None:
             if best is not None:
                 break
             status = level1.last_status
+            if status == "UNKNOWN" and not (params.unit_locks or params.household_locks):
+                # no block plan in time: zones grown from spanning trees are contiguous by
+                # construction; return the best of them (the band may not be met: reported)
+                alts = [*_whole_areas(ctx, deadline=deadline + 0.5 * params.seconds),
+                        *_tree_cuts(ctx, deadline=deadline + 0.5 * params.seconds)]
+                if alts:
+                    a = min(alts, key=lambda x: _overall_score(ctx, x))
+                    return _result(ctx, _label(ctx, a), "feasible", "UNKNOWN+tree", t0, reasons)
             if status in ("INFEASIBLE", "UNKNOWN") and (params.unit_locks or params.household_locks):
                 # the locks cannot be met inside the band: zone without them, then move the
                 # locked areas and households where the user put them and rebalance
@@ -177,6 +188,10 @@ def solve_zoning(problem: ZoningProblem, params: ZoningParams = ZoningParams()) 
         # and keep whichever is better (in the band first, then fewer split areas, then balance)
         drawn = _finish_draw(ctx, assignment, score)
         best_alt, best_score = drawn, _overall_score(ctx, drawn)
+        for alt in _whole_areas(ctx, deadline=deadline):
+            sc = _overall_score(ctx, alt)
+            if sc < best_score:
+                best_alt, best_score = alt, sc
         for alt in _tree_cuts(ctx, deadline=deadline):
             sc = _overall_score(ctx, alt)
             if sc < best_score:
@@ -311,20 +326,21 @@ class _Solution:
 
 
 class _Level1:
-    def __init__(self, ctx: _Context):
+    def __init__(self, ctx: _Context, *, band: float | None = None):
+        """``band``: planning band (share of the mean workload) instead of the context's."""
         self.ctx = ctx
         self.infeasible_reason = ""
         self.nogoods: list[tuple[int, ...]] = []
         self.last_status = ""
-        self.hint: dict | None = None
         self.leaf_rule = True
         k, B = ctx.k, ctx.B
         W = np.maximum(1, np.rint(ctx.block_w)).astype(np.int64)
         self.W = W
         T = float(W.sum()) / k
         self.Tm = T
-        self.lo = math.ceil(T * (1 - ctx.tol_plan))
-        self.hi = math.floor(T * (1 + ctx.tol_plan))
+        tol_plan = ctx.tol_plan if band is None else band
+        self.lo = math.ceil(T * (1 - tol_plan))
+        self.hi = math.floor(T * (1 + tol_plan))
         if self.lo > self.hi:
             self.infeasible_reason = (f"平衡要求 ±{ctx.params.tolerance:.1%} 过窄: 平均工作量只有 {T:.0f} 分钟, "
                                       f"按分钟取整后没有可行范围; 请放宽 --tolerance")
@@ -454,9 +470,9 @@ class _Level1:
         # the wall-clock limit is only a guard on a heavily loaded machine
         solver.parameters.max_deterministic_time = max(0.2, seconds)
         solver.parameters.max_time_in_seconds = max(0.5, 2.0 * seconds)
+        # one worker: the search is then deterministic without interleave_search, which with 2
+        # workers aborted OR-Tools 9.15 on some of these models (CHECK heuristics.fixed_search)
         solver.parameters.num_search_workers = self.ctx.params.workers
-        if self.ctx.params.workers > 1:
-            solver.parameters.interleave_search = True
         solver.parameters.random_seed = self.ctx.params.seed
         return solver
 
@@ -464,10 +480,8 @@ class _Level1:
         m, v = self._build()
         bigT = int(self.W.sum()) + 1
         m.Minimize(v["excess"] * bigT + v["dev"])
-        if self.hint:
-            for key, val in self.hint.items():
-                if key in v["x"]:
-                    m.AddHint(v["x"][key], val)
+        # no hint from the previous solution: it is the combination just forbidden, and an
+        # infeasible hint on an infeasible model aborted OR-Tools 9.15 (CHECK fixed_search)
         solver = self._solver(seconds * 0.5)
         st = solver.Solve(m)
         self.last_status = solver.StatusName(st)
@@ -504,7 +518,6 @@ class _Level1:
         sol = self._extract(solver2, v2)
         sol.status = f"{self.last_status}+{solver2.StatusName(st2)}"
         sol.optimal = stage_a_optimal and st2 == cp_model.OPTIMAL
-        self.hint = {key: solver2.Value(var) for key, var in v2["x"].items()}
         return sol
 
     def _extract(self, solver: cp_model.CpSolver, v: dict) -> _Solution:
@@ -586,11 +599,15 @@ def _cut_block(ctx: _Context, b: int, parts: list[tuple[int, int]], assignment: 
     touch: dict[int, dict[int, set[int]]] = {}  # zone -> outside component -> sites touching it
     zones = [z for z, _ in parts]
     outside_comp: dict[int, npt.NDArray] = {}
+    main_comp: dict[int, int] = {}  # zone -> its heaviest component outside the block
     for z in zones:
         mask = assignment == z
         labels = np.full(ctx.p.n, -1, dtype=np.int64)
-        for c, comp in enumerate(ctx.graph.components(mask)):
+        comps = ctx.graph.components(mask)
+        for c, comp in enumerate(comps):
             labels[comp] = c
+        if comps:
+            main_comp[z] = max(range(len(comps)), key=lambda c: (float(ctx.w[comps[c]].sum()), -c))
         outside_comp[z] = labels
         touch[z] = {}
     for i in members:
@@ -701,9 +718,61 @@ def _cut_block(ctx: _Context, b: int, parts: list[tuple[int, int]], assignment: 
     by_size = sorted(zones, key=lambda z: (-target[z], z))
     for order in (by_size, by_size[::-1]):
         candidates.append(_grow_in_turn(order, seeds, owner_bridge, target, site_w, site_adj, dist_from))
+    anchors = {z: set(touch[z].get(main_comp[z], ())) if z in main_comp else set() for z in zones}
+    candidates = [_mend_cut(o, zones, site_adj, anchors, site_w) for o in candidates]
     best = min(candidates, key=lambda o: _cut_score(ctx, assignment, o, site_members, zones, target, site_w))
     for s in range(n_sites):
         assignment[site_members[s]] = best[s]
+
+
+def _mend_cut(owner: IntArray, zones: list[int], adj: list[set[int]], anchors: dict[int, set[int]],
+              site_w: npt.NDArray) -> IntArray:
+    """Give each piece of a cut that cannot reach its zone to the neighbouring zone it touches most.
+
+    A zone's piece of the block reaches the zone when it holds a site touching the zone's
+    households outside the block (``anchors``); a zone with no households outside keeps its
+    heaviest piece.  Pieces that reach nobody stay where they are.
+    """
+    owner = owner.copy()
+    for _ in range(3):
+        changed = False
+        for z in zones:
+            mine = set(np.flatnonzero(owner == z).tolist())
+            pieces = []
+            while mine:
+                start = mine.pop()
+                piece, stack = [start], [start]
+                while stack:
+                    u = stack.pop()
+                    for t in adj[u]:
+                        if t in mine:
+                            mine.discard(t)
+                            piece.append(t)
+                            stack.append(t)
+                pieces.append(piece)
+            if len(pieces) < 2:
+                continue
+            if anchors[z]:
+                keep = [pc for pc in pieces if anchors[z].intersection(pc)]
+            else:
+                keep = [max(pieces, key=lambda pc: (float(site_w[pc].sum()), -min(pc)))]
+            if not keep:
+                continue
+            for pc in pieces:
+                if any(pc is k for k in keep):
+                    continue
+                near: dict[int, int] = {}
+                for u in pc:
+                    for t in adj[u]:
+                        o = int(owner[t])
+                        if o != z and o >= 0:
+                            near[o] = near.get(o, 0) + 1
+                if near:
+                    owner[pc] = max(sorted(near), key=lambda o: near[o])
+                    changed = True
+        if not changed:
+            break
+    return owner
 
 
 def _grow_in_turn(order: list[int], seeds: dict[int, list[int]], owner0: IntArray,
@@ -847,6 +916,28 @@ def _overall_score(ctx: _Context, a: IntArray) -> tuple:
         m = unit == u
         excess += max(0, len(set(a[m].tolist())) - max(1, math.ceil(ctx.w[m].sum() / allowance)))
     return (broken, dev > ctx.params.tolerance, excess, round(dev, 4))
+
+
+def _whole_areas(ctx: _Context, *, deadline: float):
+    """The zoning that keeps every natural village and compound whole (splitting only those too
+    big for one zone) and is as even as whole areas allow, then balanced by boundary moves
+    (yielded, at most one).
+
+    When the planned pieces cannot be drawn inside the band (areas that touch at single houses),
+    this is often the better start: a few households moved across one boundary instead of an
+    area cut in the wrong place.
+    """
+    if time.perf_counter() > deadline:
+        return
+    level = _Level1(ctx, band=0.5)
+    if level.infeasible_reason:
+        return
+    sol = level.solve(max(0.3, 0.25 * (deadline - time.perf_counter())))
+    if sol is None:
+        return
+    a, _ = _draw(ctx, sol)
+    a = _fix_fragments(ctx, a, limit=math.inf)
+    yield _rebalance(ctx, a, allow_new_splits=True)
 
 
 def _tree_cuts(ctx: _Context, *, deadline: float, trees: int = 8):

@@ -172,3 +172,22 @@ def test_articulation_points_match_networkx() -> None:
         g.add_nodes_from(np.flatnonzero(members).tolist())
         g.add_edges_from((int(a), int(b)) for a, b in e if members[a] and members[b])
         assert articulation_points(Graph(n, e), members) == set(nx.articulation_points(g))
+
+
+@pytest.mark.parametrize("name", ["T00-V03", "T00-V25"])
+def test_hamlets_meeting_at_one_house_still_balance(name: str) -> None:
+    """Synthetic villages whose hamlets meet the main road at a single house: with next-door
+    neighbours along the roads in the graph, two groups can share the road past that house, so
+    the ±3% band is met (before, the best contiguous split was 1.38 and 1.45)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from bench.synth import make_town
+
+    village = next(v for v in make_town(seed=0) if v.name == name)
+    problem = village.to_problem()
+    r = solve_zoning(problem, ZoningParams(tolerance=0.03, seconds=5.0, seed=0))
+    _check_invariants(problem, r)
+    assert r.ok and r.contiguous
+    assert r.balance <= 1.06
