@@ -26,19 +26,20 @@ class Graph:
 
     def components(self, members: npt.NDArray[np.bool_]) -> list[list[int]]:
         """Connected components among ``members`` (each a list of nodes), largest first."""
-        seen = np.zeros(self.n, dtype=bool)
+        inside = np.asarray(members, dtype=bool).tolist()  # list indexing: much faster than numpy's
         comps: list[list[int]] = []
-        for s in np.flatnonzero(members):
-            if seen[s]:
+        lists = self._lists
+        for s in np.flatnonzero(members).tolist():
+            if not inside[s]:
                 continue
-            seen[s] = True
-            comp = [int(s)]
-            queue = deque([int(s)])
+            inside[s] = False
+            comp = [s]
+            queue = deque([s])
             while queue:
                 a = queue.popleft()
-                for b in self._lists[a]:
-                    if members[b] and not seen[b]:
-                        seen[b] = True
+                for b in lists[a]:
+                    if inside[b]:
+                        inside[b] = False
                         comp.append(b)
                         queue.append(b)
             comps.append(comp)
@@ -54,15 +55,20 @@ class Graph:
         nodes = np.flatnonzero(mask)
         if len(nodes) <= 1:
             return True
-        seen = {int(nodes[0])}
-        queue = deque([int(nodes[0])])
+        inside = np.asarray(mask, dtype=bool).tolist()
+        start = int(nodes[0])
+        inside[start] = False
+        count = 1
+        queue = deque([start])
+        lists = self._lists
         while queue:
             a = queue.popleft()
-            for b in self._lists[a]:
-                if mask[b] and b not in seen:
-                    seen.add(b)
+            for b in lists[a]:
+                if inside[b]:
+                    inside[b] = False
+                    count += 1
                     queue.append(b)
-        return len(seen) == len(nodes)
+        return count == len(nodes)
 
 
 def articulation_points(graph: "Graph", members: npt.NDArray[np.bool_]) -> set[int]:
@@ -71,6 +77,7 @@ def articulation_points(graph: "Graph", members: npt.NDArray[np.bool_]) -> set[i
     low = {}
     points: set[int] = set()
     timer = 0
+    inside = np.asarray(members, dtype=bool).tolist()
     for root in np.flatnonzero(members):
         root = int(root)
         if root in disc:
@@ -83,7 +90,7 @@ def articulation_points(graph: "Graph", members: npt.NDArray[np.bool_]) -> set[i
             u, parent, it = stack[-1]
             advanced = False
             for v in it:
-                if not members[v] or v == parent:
+                if not inside[v] or v == parent:
                     continue
                 if v in disc:
                     low[u] = min(low[u], disc[v])

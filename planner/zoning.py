@@ -51,6 +51,10 @@ _PLAN_MARGIN = 0.005
 _FRAGMENT_SHARE = 0.05
 """Stray pieces of a zone below this share of the mean workload are handed to a neighbour."""
 _MAX_NOGOODS = 6
+_CPSAT_SHARE = 0.5
+"""Deterministic CP-SAT time for the block plans, as a share of ``ZoningParams.seconds``."""
+_WALL_GUARD = 3.0
+"""The wall-clock guard, as a multiple of ``ZoningParams.seconds``."""
 _MAX_CANDIDATE_BLOCKS = 30
 
 
@@ -121,21 +125,22 @@ def solve_zoning(problem: ZoningProblem, params: ZoningParams = ZoningParams()) 
         assignment = np.zeros(n, dtype=np.int64)
         return _result(ctx, assignment, "optimal", "trivial", t0, reasons)
 
-    ctx.deadline = t0 + params.seconds
+    # Time: CP-SAT runs on a deterministic budget (a share of ``seconds``), everything else is
+    # bounded by counts, so the same input gives the same zones however loaded the machine is;
+    # the wall-clock deadline is only a guard against a machine that is far too slow.
+    ctx.deadline = t0 + _WALL_GUARD * params.seconds
+    budget = _CPSAT_SHARE * params.seconds
     level1 = _Level1(ctx)
     if level1.infeasible_reason:
         return _failed(problem, params, "infeasible", [level1.infeasible_reason], t0, ctx=ctx)
     best: tuple | None = None
-    deadline = t0 + params.seconds
+    deadline = ctx.deadline
     for attempt in range(_MAX_NOGOODS + 1):
-        if best is not None and time.perf_counter() > deadline - 0.2:
+        if best is not None and (level1.spent >= budget or time.perf_counter() > deadline):
             break  # out of time: keep the best drawn so far
-        remaining = max(0.5, deadline - time.perf_counter())
-        # CP-SAT gets at most half of what is left: drawing, checking and balancing need time too
-        sol = level1.solve(max(0.5, 0.35 * remaining))
-        if sol is None and best is None and level1.last_status == "UNKNOWN" \
-                and time.perf_counter() < deadline - 0.5:
-            sol = level1.solve(max(0.5, 0.6 * (deadline - time.perf_counter())))  # more time, once
+        sol = level1.solve(max(0.2, 0.5 * (budget - level1.spent)))
+        if sol is None and best is None and level1.last_status == "UNKNOWN":
+            sol = level1.solve(max(0.3, budget - level1.spent))  # more time, once
         if sol is None:
             if best is not None:
                 break
@@ -143,8 +148,7 @@ def solve_zoning(problem: ZoningProblem, params: ZoningParams = ZoningParams()) 
             if status == "UNKNOWN" and not (params.unit_locks or params.household_locks):
                 # no block plan in time: zones grown from spanning trees are contiguous by
                 # construction; return the best of them (the band may not be met: reported)
-                alts = [*_whole_areas(ctx, deadline=deadline + 0.5 * params.seconds),
-                        *_tree_cuts(ctx, deadline=deadline + 0.5 * params.seconds)]
+                alts = [*_whole_areas(ctx), *_tree_cuts(ctx)]
                 if alts:
                     a = min(alts, key=lambda x: _overall_score(ctx, x))
                     return _result(ctx, _label(ctx, a), "feasible", "UNKNOWN+tree", t0, reasons)
@@ -152,7 +156,7 @@ def solve_zoning(problem: ZoningProblem, params: ZoningParams = ZoningParams()) 
                 # the locks cannot be met inside the band: zone without them, then move the
                 # locked areas and households where the user put them and rebalance
                 free = solve_zoning(problem, replace(params, unit_locks={}, household_locks={},
-                                                     seconds=max(0.5, deadline - time.perf_counter())))
+                                                     seconds=max(0.5, 0.5 * params.seconds)))
                 if free.ok:
                     a = _apply_locks(ctx, free.assignment)
                     return _result(ctx, a, "feasible", "locks-applied", t0, [
@@ -188,11 +192,11 @@ def solve_zoning(problem: ZoningProblem, params: ZoningParams = ZoningParams()) 
         # and keep whichever is better (in the band first, then fewer split areas, then balance)
         drawn = _finish_draw(ctx, assignment, score)
         best_alt, best_score = drawn, _overall_score(ctx, drawn)
-        for alt in _whole_areas(ctx, deadline=deadline):
+        for alt in _whole_areas(ctx):
             sc = _overall_score(ctx, alt)
             if sc < best_score:
                 best_alt, best_score = alt, sc
-        for alt in _tree_cuts(ctx, deadline=deadline):
+        for alt in _tree_cuts(ctx):
             sc = _overall_score(ctx, alt)
             if sc < best_score:
                 best_alt, best_score = alt, sc
@@ -221,7 +225,8 @@ class _Context:
         self.p = problem
         self.params = params
         self.deadline: float | None = None
-        """Wall-clock time (perf_counter) the solve should end by; polishing stops a little after."""
+        """Wall-clock guard (perf_counter): past it, searching and polishing stop whatever their
+        budgets (only reached on a machine far slower than expected)."""
         self.k = problem.n_groups
         self.graph = Graph(problem.n, problem.edges)
         self.walk_min = household_walk_min(problem)
@@ -332,6 +337,8 @@ class _Level1:
         self.infeasible_reason = ""
         self.nogoods: list[tuple[int, ...]] = []
         self.last_status = ""
+        self.spent = 0.0
+        """Deterministic CP-SAT time granted so far (seconds), an upper bound of what was used."""
         self.leaf_rule = True
         k, B = ctx.k, ctx.B
         W = np.maximum(1, np.rint(ctx.block_w)).astype(np.int64)
@@ -469,7 +476,8 @@ class _Level1:
         # deterministic: the limit is CP-SAT's deterministic time (about seconds of one core);
         # the wall-clock limit is only a guard on a heavily loaded machine
         solver.parameters.max_deterministic_time = max(0.2, seconds)
-        solver.parameters.max_time_in_seconds = max(0.5, 2.0 * seconds)
+        self.spent += max(0.2, seconds)
+        solver.parameters.max_time_in_seconds = max(0.5, 4.0 * seconds)
         # one worker: the search is then deterministic without interleave_search, which with 2
         # workers aborted OR-Tools 9.15 on some of these models (CHECK heuristics.fixed_search)
         solver.parameters.num_search_workers = self.ctx.params.workers
@@ -918,7 +926,7 @@ def _overall_score(ctx: _Context, a: IntArray) -> tuple:
     return (broken, dev > ctx.params.tolerance, excess, round(dev, 4))
 
 
-def _whole_areas(ctx: _Context, *, deadline: float):
+def _whole_areas(ctx: _Context):
     """The zoning that keeps every natural village and compound whole (splitting only those too
     big for one zone) and is as even as whole areas allow, then balanced by boundary moves
     (yielded, at most one).
@@ -927,12 +935,12 @@ def _whole_areas(ctx: _Context, *, deadline: float):
     this is often the better start: a few households moved across one boundary instead of an
     area cut in the wrong place.
     """
-    if time.perf_counter() > deadline:
+    if ctx.deadline is not None and time.perf_counter() > ctx.deadline:
         return
     level = _Level1(ctx, band=0.5)
     if level.infeasible_reason:
         return
-    sol = level.solve(max(0.3, 0.25 * (deadline - time.perf_counter())))
+    sol = level.solve(max(0.3, 0.15 * ctx.params.seconds))
     if sol is None:
         return
     a, _ = _draw(ctx, sol)
@@ -940,7 +948,7 @@ def _whole_areas(ctx: _Context, *, deadline: float):
     yield _rebalance(ctx, a, allow_new_splits=True)
 
 
-def _tree_cuts(ctx: _Context, *, deadline: float, trees: int = 8):
+def _tree_cuts(ctx: _Context, *, trees: int = 8):
     """Zonings made by cutting spanning trees of the household graph (yielded one by one).
 
     Cutting an edge of a spanning tree leaves two connected parts, so every zone is contiguous
@@ -959,7 +967,7 @@ def _tree_cuts(ctx: _Context, *, deadline: float, trees: int = 8):
         adjacent[e[:, 0], e[:, 1]] = adjacent[e[:, 1], e[:, 0]] = True
     target = float(ctx.w.sum()) / k
     for t in range(trees if n <= 1500 else max(2, trees // 3)):
-        if time.perf_counter() > deadline:
+        if ctx.deadline is not None and time.perf_counter() > ctx.deadline:
             return
         d = base if t == 0 else base * rng.uniform(1.0, 1.5, size=base.shape)
         if adjacent is not None:  # only edges of the household graph: zones stay contiguous in it
@@ -1031,8 +1039,8 @@ def _true_loads(ctx: _Context, assignment: IntArray) -> npt.NDArray[np.float64]:
 
 def _rebalance(ctx: _Context, assignment: IntArray, *, allow_new_splits: bool,
                max_moves: int | None = None) -> IntArray:
-    if ctx.deadline is not None and time.perf_counter() > ctx.deadline + 0.5 * ctx.params.seconds:
-        return assignment.copy()  # well past the time limit: no more polishing
+    if ctx.deadline is not None and time.perf_counter() > ctx.deadline:
+        return assignment.copy()  # far past the time limit: no more polishing
     return _rebalance_moves(ctx, assignment, allow_new_splits=allow_new_splits, max_moves=max_moves)
 
 
@@ -1086,7 +1094,7 @@ def _rebalance_moves(ctx: _Context, assignment: IntArray, *, allow_new_splits: b
             dev = loads / target - 1
             if np.max(np.abs(dev)) < 0.002:
                 break
-            if ctx.deadline is not None and time.perf_counter() > ctx.deadline + 0.5 * ctx.params.seconds:
+            if ctx.deadline is not None and time.perf_counter() > ctx.deadline:
                 break
             best = None
             for h in np.argsort(-dev):
@@ -1185,6 +1193,10 @@ def _repair(ctx: _Context) -> IntArray | None:
     for i, g in ctx.household_locks.items():
         a[i] = g
     a = _fix_fragments(ctx, a)
+    if any(not ctx.graph.connected(a == z) for z in range(k)):
+        # the change cut a zone (a house that joined two hamlets is gone): every stray piece
+        # goes to the neighbour it touches most, then the balance is repaired below
+        a = _fix_fragments(ctx, a, limit=math.inf)
 
     def fits(assign: IntArray) -> bool:
         loads = _true_loads(ctx, assign)
