@@ -192,14 +192,13 @@ def solve_zoning(problem: ZoningProblem, params: ZoningParams = ZoningParams()) 
         # and keep whichever is better (in the band first, then fewer split areas, then balance)
         drawn = _finish_draw(ctx, assignment, score)
         best_alt, best_score = drawn, _overall_score(ctx, drawn)
-        for alt in _whole_areas(ctx):
-            sc = _overall_score(ctx, alt)
-            if sc < best_score:
-                best_alt, best_score = alt, sc
-        for alt in _tree_cuts(ctx):
-            sc = _overall_score(ctx, alt)
-            if sc < best_score:
-                best_alt, best_score = alt, sc
+        for source in (_whole_areas, _tree_cuts):
+            if best_score[:2] == (0, False):
+                break  # connected and in the band: the other starts cannot do better on both
+            for alt in source(ctx):
+                sc = _overall_score(ctx, alt)
+                if sc < best_score:
+                    best_alt, best_score = alt, sc
         if best_alt is not drawn:
             return _result(ctx, _label(ctx, best_alt), "feasible", f"{sol.status}+tree", t0, reasons)
     if score[0]:  # still a zone in pieces: hand every stray piece to a neighbour, then rebalance
