@@ -180,12 +180,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
     try:
         req = PlanRequest(month=args.month, villages=args.village, stationing_day=args.stationing_day,
                           evenings_per_week=args.evenings_per_week, service_min=args.service_min,
-                          seconds=args.seconds, seed=args.seed, engine=args.engine, holidays=args.holidays)
+                          seconds=args.seconds, seed=args.seed, engine=args.engine, holidays=args.holidays,
+                          iterations=args.iterations, start=args.start, end=args.end, workers=args.workers)
     except ValueError as exc:
         _print_problem(exc, args.json)
         return EXIT_INPUT
-    report = _run_job(args, len(args.village) if args.village else 12,
-                      lambda steps: run_plan(args.db, req, progress=steps, out=args.out), _print_plan_summary)
+    from api.plan import plan_steps
+
+    n_steps = plan_steps(args.db, req, out=args.out) if not (args.quiet or args.json) else 1
+    report = _run_job(args, n_steps, lambda steps: run_plan(args.db, req, progress=steps, out=args.out),
+                      _print_plan_summary)
+    if report is not None and not (args.quiet or args.json):
+        for note in report.get("notes", []):
+            print(f"  提示: {note}")
     return EXIT_INPUT if report is None else EXIT_OK
 
 
@@ -202,6 +209,46 @@ def _print_plan_summary(r: dict) -> None:
 
         counts = Counter(u["reason_text"] for u in r["unplanned"])
         print("  未排入本月: " + ", ".join(f"{k} {v} 户" for k, v in counts.items()))
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from api.maps import MapRequest, run_map
+
+    try:
+        req = MapRequest(kind=args.kind, out=args.out, village=args.village, group=args.group, month=args.month,
+                         date=args.date, tiles=args.tiles, lang=args.lang, tianditu_key=args.tianditu_key)
+        report = run_map(args.db, req)
+    except (InputError, ValueError, FileNotFoundError) as exc:
+        _print_problem(exc, False)
+        return EXIT_INPUT
+    if not args.quiet:
+        print(f"已写出地图 {report['out']} ({report['bytes'] / 1e6:.1f} MB), 可离线打开")
+    return EXIT_OK
+
+
+def cmd_sheets(args: argparse.Namespace) -> int:
+    from api.sheets import SheetsRequest, run_sheets
+
+    try:
+        req = SheetsRequest(month=args.month, villages=args.village, group=args.group, lang=args.lang,
+                            show_phones=args.show_phones, cards=args.cards)
+    except ValueError as exc:
+        _print_problem(exc, args.json)
+        return EXIT_INPUT
+    n_steps = 2 if args.group else (3 * len(args.village) if args.village else 30)
+    report = _run_job(args, n_steps, lambda steps: run_sheets(args.db, req, args.out, progress=steps),
+                      _print_sheets_summary)
+    return EXIT_INPUT if report is None else EXIT_OK
+
+
+def _print_sheets_summary(r: dict) -> None:
+    kinds = {"route_sheets": "路线单", "zone_map": "分片地图 (A3)", "cards": "联系卡"}
+    pages = sum(f["pages"] for f in r["files"])
+    size = sum(f["bytes"] for f in r["files"]) / 1e6
+    print(f"{r['month']} 打印文件: {len(r['files'])} 个 PDF, 共 {pages} 页, {size:.1f} MB, 用时 {r['seconds']:.1f} 秒, "
+          f"在 {r['out']}")
+    for f in r["files"]:
+        print(f"  {kinds.get(f['kind'], f['kind'])}: {Path(f['path']).name} ({f['pages']} 页)")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -282,9 +329,44 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--seed", type=int, default=0)
     plan.add_argument("--engine", choices=["pyvrp", "ortools"], default="pyvrp", help="路线求解引擎 (默认 pyvrp)")
     plan.add_argument("--holidays", metavar="CSV", help="节假日文件 (date,type; 休/班), 用于节假日数据未覆盖的年份")
+    plan.add_argument("--start", choices=["depot", "auxiliary"], default="depot",
+                      help="每个时段的出发点: depot 村委会 (默认), auxiliary 辅助成员家 (花名册的居住片区)")
+    plan.add_argument("--end", choices=["start", "depot"], default="start",
+                      help="每个时段的结束点: start 回到出发点 (默认), depot 村委会")
+    plan.add_argument("--workers", type=int, metavar="N",
+                      help="并行求解的进程数 (默认: 可用的 CPU 核数; 1: 不并行)")
+    plan.add_argument("--iterations", type=int, metavar="N",
+                      help="每个小组最多求解迭代次数 (与 --seconds 先到者为准; 设定后结果与机器快慢无关)")
     plan.add_argument("--out", metavar="目录", help="写出路线 GeoJSON 和每组的 GPX")
     plan.add_argument("--json", action="store_true", help="输出 JSON")
     plan.set_defaults(func=cmd_plan)
+
+    mp = sub.add_parser("map", parents=[common], help="绘制可离线打开的地图 (HTML): 分片、路线、走访覆盖")
+    mp.add_argument("db")
+    mp.add_argument("kind", choices=["zones", "routes", "coverage"],
+                    help="zones 分片地图, routes 小组走访路线图, coverage 走访覆盖 (缺口) 图")
+    mp.add_argument("--out", required=True, metavar="FILE.html", help="输出的 HTML 文件")
+    mp.add_argument("--village", metavar="ID", help="只画这个行政村 (默认全镇; 路线图默认为小组所在村)")
+    mp.add_argument("--group", metavar="ID", help="小组编号, 如 990101001001-G1 (路线图必填)")
+    mp.add_argument("--month", metavar="YYYY-MM", help="走访计划的月份 (路线图必填); 覆盖图的统计月份 (默认本月)")
+    mp.add_argument("--date", metavar="YYYY-MM-DD", help="路线图只画这一天的时段")
+    mp.add_argument("--tiles", choices=["none", "osm", "tianditu", "gaode"], default="none",
+                    help="底图 (默认 none: 无底图, 完全离线; gaode 时矢量图层自动转为 GCJ-02)")
+    mp.add_argument("--tianditu-key", metavar="TK", help="天地图密钥 (也可用环境变量 ZHUDIAN_TIANDITU_KEY)")
+    mp.add_argument("--lang", choices=["zh", "en"], default="zh")
+    mp.set_defaults(func=cmd_map)
+
+    sh = sub.add_parser("sheets", parents=[common], help="打印文件 (PDF): 每组的月度路线单、各村 A3 分片地图、联系卡")
+    sh.add_argument("db")
+    sh.add_argument("--month", required=True, metavar="YYYY-MM", help="走访计划的月份 (先运行 zhudian plan)")
+    sh.add_argument("--out", required=True, metavar="目录", help="输出目录 (不存在时新建)")
+    sh.add_argument("--village", action="append", metavar="ID", help="只处理这个行政村 (可重复)")
+    sh.add_argument("--group", metavar="ID", help="只处理这个小组, 如 990101001009-G1")
+    sh.add_argument("--lang", choices=["zh", "en"], default="zh")
+    sh.add_argument("--show-phones", action="store_true", help="住户电话完整打印 (默认隐去中间四位)")
+    sh.add_argument("--cards", action="store_true", help="同时为本月走访的住户打印驻点联系卡")
+    sh.add_argument("--json", action="store_true", help="输出 JSON 报告")
+    sh.set_defaults(func=cmd_sheets)
 
     demo = sub.add_parser("demo", parents=[common], help="用自带示范数据跑一遍完整流程")
     demo.add_argument("--out", default="out/demo", help="输出目录 (默认 out/demo)")

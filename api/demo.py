@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Callable
@@ -50,6 +51,7 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
     -------
     DemoSummary
     """
+    from api.maps import write_coverage_maps, write_route_maps
     from api.plan import PlanRequest, run_plan
     from api.zoning import ZoneRequest, run_zoning
     from maps.offline import save_html
@@ -96,7 +98,21 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
     step(f"生成 {DEMO_MONTH} 走访计划")
     month = run_plan(db, PlanRequest(month=DEMO_MONTH, seconds=2.0, seed=0), progress=step, out=out / "routes")
     write_atomic(out / f"plan-{DEMO_MONTH}.json", json.dumps(month, ensure_ascii=False, indent=1).encode("utf-8"))
-    index = _write_index(out, villages, zone_maps, overview)
+
+    step("绘制路线图和走访覆盖图")
+    month_day = dt.date.fromisoformat(f"{DEMO_MONTH}-01")
+    engine = store.open_store(db, create=False)
+    try:
+        route_maps = write_route_maps(engine, month_day, out / "routes")
+        coverage, village_coverage = write_coverage_maps(engine, month_day, out / "coverage.html", out / "coverage")
+    finally:
+        engine.dispose()
+    group_village = {g["group"]: g["village"] for g in month["groups"]}
+    # Printed sheets (api.sheets, PDF): pass them here as {village id: [(link text, path), ...]}
+    # and they get their own column in the index.
+    sheets: dict[str, list[tuple[str, Path]]] | None = None
+    index = _write_index(out, villages, zone_maps, overview, route_maps=route_maps, group_village=group_village,
+                         coverage=coverage, village_coverage=village_coverage, sheets=sheets)
 
     s = report.get("store", {})
     zoned = [v for v in zoning["villages"] if v["status"] in ("optimal", "feasible")]
@@ -114,29 +130,62 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
         f"{len(month['unplanned'])} 户未排入 (原因见 plan-{DEMO_MONTH}.json); 路线: {out / 'routes'}",
         f"总览地图: {overview}",
         f"分片地图: {out / 'zones'} ({len(zone_maps)} 张)",
+        f"路线图: {out / 'routes'} ({len(route_maps)} 张, 每组一张); 走访覆盖图: {coverage} "
+        f"及 {out / 'coverage'} ({len(village_coverage)} 张)",
         f"全部输出: {index}",
     ])
-    return DemoSummary(db=db, files=[db, overview, out / "zones.geojson", *zone_maps, index],
+    return DemoSummary(db=db, files=[db, overview, out / "zones.geojson", *zone_maps, *route_maps.values(),
+                                     coverage, *village_coverage.values(), index],
                        report={**report, "zoning": zoning, "plan": month}, text=text)
 
 
-def _write_index(out: Path, villages, zone_maps: list[Path], overview: Path) -> Path:
-    """A plain index page linking every output of the demo."""
+def _write_index(out: Path, villages, zone_maps: list[Path], overview: Path, *,
+                 route_maps: dict[str, Path] | None = None, group_village: dict[str, str] | None = None,
+                 coverage: Path | None = None, village_coverage: dict[str, Path] | None = None,
+                 sheets: dict[str, list[tuple[str, Path]]] | None = None) -> Path:
+    """The index page: town-wide outputs, then one row per village linking its maps (and sheets).
+
+    ``route_maps``: group id -> file; ``group_village``: group id -> village id; ``sheets``:
+    village id -> ``[(link text, file)]`` (the printed PDFs; a "—" while there are none).
+    """
     import html
 
-    names = dict(zip(villages["village_id"], villages["name"]))
-    rows = "\n".join(f'<li><a href="zones/{p.name}">{html.escape(str(names.get(p.stem, p.stem)))} 分片地图</a></li>'
-                     for p in zone_maps)
+    def link(path: Path, text: str) -> str:
+        return f'<a href="{html.escape(path.relative_to(out).as_posix())}">{html.escape(text)}</a>'
+
+    route_maps = route_maps or {}
+    group_village = group_village or {}
+    village_coverage = village_coverage or {}
+    zones_by_village = {p.stem: p for p in zone_maps}
+    rows = []
+    for vid, name in zip(villages["village_id"], villages["name"]):
+        zone = link(zones_by_village[vid], "分片地图") if vid in zones_by_village else "—"
+        cov = link(village_coverage[vid], "走访覆盖图") if vid in village_coverage else "—"
+        groups = sorted((g for g in route_maps if group_village.get(g) == vid))
+        routes = "<br>".join(link(route_maps[g], f"{g.removeprefix(f'{vid}-')} 路线图") for g in groups) or "—"
+        printed = "<br>".join(link(p, text) for text, p in (sheets or {}).get(vid, [])) or "—"
+        rows.append(f"<tr><td>{html.escape(str(name))}<br><small>{html.escape(str(vid))}</small></td>"
+                    f"<td>{zone}</td><td>{cov}</td><td>{routes}</td><td>{printed}</td></tr>")
+    town = [link(overview, "示范镇总览地图")]
+    if coverage is not None:
+        town.append(link(coverage, "全镇走访覆盖图"))
     page = f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>驻点走访规划 · 示范输出</title>
-<style>body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;max-width:50em}}</style></head>
+<style>
+body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;max-width:60em;color:#222}}
+table{{border-collapse:collapse;width:100%}} th,td{{border-bottom:1px solid #ddd;padding:6px 8px;text-align:left;vertical-align:top}}
+th{{background:#f3f1ea}} small{{color:#777}}
+</style></head>
 <body><h1>驻点走访规划 · 示范输出</h1>
-<p><a href="{overview.name}">示范镇总览地图</a> · <a href="zones.geojson">片区边界 (GeoJSON)</a> ·
+<h2>全镇</h2>
+<p>{' · '.join(town)} · <a href="zones.geojson">片区边界 (GeoJSON)</a> ·
 <a href="plan-{DEMO_MONTH}.json">{DEMO_MONTH} 走访计划 (JSON)</a> · <a href="routes/">步行路线 (GeoJSON, GPX)</a> · 数据库 zhudian.db</p>
-<h2>各村分片地图</h2><ul>
-{rows}
-</ul>
-<p style="color:#666">地图数据 © OpenStreetMap contributors (ODbL); 人员、电话均为虚构。</p>
+<h2>各村 ({DEMO_MONTH})</h2>
+<table>
+<tr><th>行政村</th><th>分片地图</th><th>走访覆盖图</th><th>各组路线图</th><th>打印单 (PDF)</th></tr>
+{chr(10).join(rows)}
+</table>
+<p style="color:#666">地图均可离线打开 (不需要网络)。地图数据 © OpenStreetMap contributors (ODbL); 人员、电话均为虚构。</p>
 </body></html>
 """
     return write_atomic(out / "index.html", page.encode("utf-8"))

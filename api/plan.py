@@ -10,8 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import multiprocessing
+import os
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +26,7 @@ from geo.crs import utm_crs
 from geo.errors import InputError, Problem
 from geo.network import WalkingParams, WalkNetwork, travel_matrices
 from planner.calendar import Session, SessionRules, month_sessions
-from planner.month import HouseholdState, MonthRules, plan_group_month, select_due
+from planner.month import GroupMonth, HouseholdState, MonthRules, plan_group_month, select_due
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +34,16 @@ WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6
             "周一": 0, "周二": 1, "周三": 2, "周四": 3, "周五": 4, "周六": 5, "周日": 6}
 REASONS_ZH = {"no_time": "本月时间不够", "unreachable": "无法步行到达", "time_window": "时间窗无法满足",
               "capacity": "超出容量"}
+STARTS = ("depot", "auxiliary")
+ENDS = ("start", "depot")
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (``os.sched_getaffinity``; ``os.cpu_count`` elsewhere)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 @dataclass
@@ -47,8 +61,24 @@ class PlanRequest:
     service_min : int
         Visit minutes per household (tags can add more, see ``MonthRules``).
     seconds, seed, engine : routing time per group (s), seed, ``pyvrp`` or ``ortools``.
+    iterations : int, optional
+        Also stop each group's search after this many solver iterations (PyVRP; OR-Tools:
+        solutions), whichever of ``seconds`` and ``iterations`` comes first. Set it (with
+        ``seconds`` large enough not to bind) for a plan that depends only on the data and the
+        seed; with ``seconds`` alone the plan can vary with machine load.
     holidays : path, optional
         A ``date,type`` CSV (休/班) for years the installed holiday data does not cover.
+    start : str
+        Where each session starts: ``depot`` (the village committee office, default) or
+        ``auxiliary`` (the group's auxiliary member's home: the centre of the households of the
+        roster's home area, snapped to the walking network; the office when it is unknown).
+    end : str
+        Where each session ends: ``start`` (back where it started, default) or ``depot``.
+        The plan and its times use it; the GeoJSON/GPX exports still draw the way back to the
+        start point (``geo.routes.RouteSpec`` has a single depot).
+    workers : int, optional
+        Processes solving groups in parallel; None: the usable cores; 1: serial, in this process.
+        The plan does not depend on it (with ``iterations``, exactly the same).
     """
 
     month: str
@@ -60,6 +90,10 @@ class PlanRequest:
     seed: int = 0
     engine: str = "pyvrp"
     holidays: str | Path | None = None
+    iterations: int | None = None
+    start: str = "depot"
+    end: str = "start"
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -75,6 +109,14 @@ class PlanRequest:
             raise ValueError("--engine 应为 pyvrp 或 ortools")
         if self.service_min <= 0 or self.seconds <= 0:
             raise ValueError("--service-min 和 --seconds 必须大于 0")
+        if self.iterations is not None and self.iterations < 1:
+            raise ValueError("--iterations 必须大于 0")
+        if self.start not in STARTS:
+            raise ValueError(f"--start 应为 depot (村委会) 或 auxiliary (辅助成员家) (收到 {self.start!r})")
+        if self.end not in ENDS:
+            raise ValueError(f"--end 应为 start (回到出发点) 或 depot (村委会) (收到 {self.end!r})")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError("--workers 必须大于 0")
 
 
 def _hhmm(seconds_since_month: int) -> str:
@@ -95,23 +137,53 @@ def _workday_function(req: PlanRequest) -> Callable[[dt.date], bool]:
     return holidays.is_workday
 
 
+def plan_steps(db: str | Path, req: PlanRequest, *, out: str | Path | None = None) -> int:
+    """How many progress steps :func:`run_plan` will make: one per group with a zone in the
+    requested villages, plus one for writing the routes. Never raises (12 when unknown)."""
+    try:
+        engine = store.open_store(db, create=False)
+    except Exception:  # noqa: BLE001 - run_plan reports the problem
+        return 12
+    try:
+        villages = store.load_villages(engine)
+        ids = [v for v in villages["village_id"] if not req.villages or v in set(req.villages)]
+        n = 0
+        for vid in ids:
+            zp = plans.load_zone_plan(engine, vid)
+            n += len(zp.zones) if zp is not None else 0
+        return max(1, n + (out is not None))
+    except Exception:  # noqa: BLE001
+        return 12
+    finally:
+        engine.dispose()
+
+
 def run_plan(db: str | Path, req: PlanRequest, *, progress: Callable[[str], None] | None = None,
              out: str | Path | None = None) -> dict:
     """Plan one month for every group of the requested villages; store it; write routes.
 
+    Groups are solved in ``req.workers`` processes (spawned; 1: in this process); the instances
+    are built, and everything is written, in this process: one month plan per group, stored
+    village by village in the villages' order once all its groups are solved. ``progress`` is
+    called once per finished group (and once before writing the routes).
+
     Returns
     -------
     dict
-        ``{"month", "groups": [{"group", "zone", "village", "sessions": [...]}], "unplanned":
-        [{"household", "group", "reason", "reason_text"}], "projected_year_end_coverage":
-        {zone: share}}`` as in the issue.
+        ``{"month", "groups": [{"group", "zone", "village", "start", "end", "sessions": [...]}],
+        "unplanned": [{"household", "group", "reason", "reason_text"}],
+        "projected_year_end_coverage": {zone: share}, "notes": [...]}`` as in the issue;
+        ``start``/``end`` are ``{"kind": "depot" | "auxiliary_home", "lon", "lat"}`` (plus
+        ``area``, and ``note`` when the auxiliary's home was asked for but the office is used).
+        The same for any ``workers``.
 
     Raises
     ------
     geo.errors.InputError
         For an unknown village or a village without zones (nothing is written).
     ValueError
-        For holiday data missing the planned year (message says how to fix it).
+        For holiday data missing the planned year (message says how to fix it), or malformed
+        planner input.
     """
     step = progress or (lambda _m: None)
     is_workday = _workday_function(req)
@@ -127,8 +199,7 @@ def run_plan(db: str | Path, req: PlanRequest, *, progress: Callable[[str], None
             if unknown:
                 raise InputError([Problem("--village", v, "数据库中没有这个行政村", "检查行政村编号") for v in unknown])
             villages = villages[villages["village_id"].isin(req.villages)]
-        report: dict = {"month": req.month, "groups": [], "unplanned": [], "projected_year_end_coverage": {}}
-        route_specs = []
+        todo = []
         problems = []
         for _, v in villages.iterrows():
             zp = plans.load_zone_plan(engine, v["village_id"])
@@ -137,14 +208,34 @@ def run_plan(db: str | Path, req: PlanRequest, *, progress: Callable[[str], None
                     problems.append(Problem("--village", v["village_id"], "该村还没有分片",
                                             "先运行 zhudian zone 为该村分片"))
                 continue
-            step(f"走访计划: {v['name']}")
-            specs = _plan_village(engine, v, zp, req, rules, mrules, is_workday, report)
-            route_specs.extend(specs)
-        if not report["groups"] and not problems:
+            todo.append((v, zp))
+        if not todo and not problems:
             problems.append(Problem("", "", "数据库中还没有任何村的分片, 无法安排走访",
                                     "先运行 zhudian zone DB --roster 花名册.csv (或 --groups N) 为各村分片"))
         if problems:
             raise InputError(problems)
+        report: dict = {"month": req.month, "groups": [], "unplanned": [], "projected_year_end_coverage": {},
+                        "notes": []}
+        route_specs: list = []
+
+        def build(v, zp) -> _VillageWork:
+            hh, depot, instances = month_instances(engine, v, zp, req, rules, mrules, is_workday)
+            return _VillageWork(v, hh, depot, instances)
+
+        def finish(work: _VillageWork) -> None:
+            route_specs.extend(_finish_village(engine, work, req, report))
+
+        n_groups = sum(len(zp.zones) for _, zp in todo)
+        workers = min(req.workers or usable_cores(), max(n_groups, 1))
+        if workers <= 1:
+            for v, zp in todo:
+                work = build(v, zp)
+                for inst in work.instances:
+                    work.results.append(plan_group_month(inst.due, inst.sessions, **_solve_kwargs(inst, req)))
+                    step(f"已排好 {inst.group_id}")  # one step per finished group
+                finish(work)
+        else:
+            _run_parallel(todo, build, finish, req, workers, step)
         if out is not None and route_specs:
             step("写出路线 (GeoJSON, GPX)")
             _write_routes(engine, route_specs, Path(out), req.month)
@@ -154,10 +245,99 @@ def run_plan(db: str | Path, req: PlanRequest, *, progress: Callable[[str], None
 
 
 @dataclass
+class _VillageWork:
+    """One village on its way through :func:`run_plan`: its instances, then their plans."""
+
+    village: object
+    hh: object
+    depot: tuple[float, float]
+    instances: list[GroupInstance]
+    results: list[GroupMonth] = field(default_factory=list)
+
+
+def _solve_kwargs(inst: GroupInstance, req: PlanRequest) -> dict:
+    """Keyword arguments of :func:`planner.month.plan_group_month` for one group (all picklable)."""
+    return dict(states=inst.states, month=req.mon, duration_s=inst.duration_s, distance_m=inst.distance_m,
+                seconds=req.seconds, seed=req.seed, iterations=req.iterations, engine=req.engine,
+                n_depots=inst.n_depots, end_depot=inst.end_depot)
+
+
+def _run_parallel(todo: list, build: Callable, finish: Callable, req: PlanRequest, workers: int,
+                  step: Callable[[str], None]) -> None:
+    """Solve every group in a pool of ``workers`` spawned processes while this process builds
+    the next villages' instances (only while at most ``workers`` groups wait or run, so memory
+    stays bounded); finish (store, report) the villages in their order as soon as all of a
+    village's groups are solved. A failure in a worker cancels the rest and is raised."""
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process holding threads and a database
+    pending: deque[tuple[_VillageWork, list[Future]]] = deque()
+    names: dict[Future, str] = {}
+    running: set[Future] = set()
+
+    def drain(block: bool) -> None:
+        nonlocal running
+        if running:
+            done, running = wait(running, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+            for f in done:
+                f.result()  # re-raise a worker's error here
+                step(f"已排好 {names.pop(f)}")
+        while pending and all(f.done() for f in pending[0][1]):
+            work, futs = pending.popleft()
+            work.results = [f.result() for f in futs]
+            finish(work)
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    try:
+        for v, zp in todo:
+            while len(running) > 2 * workers:  # build ahead only as far as keeps the workers busy
+                drain(block=True)
+            work = build(v, zp)
+            futs = []
+            for inst in work.instances:
+                f = pool.submit(plan_group_month, inst.due, inst.sessions, **_solve_kwargs(inst, req))
+                names[f] = inst.group_id
+                futs.append(f)
+            running.update(futs)
+            pending.append((work, futs))
+            drain(block=False)
+        while running or pending:
+            drain(block=True)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+@dataclass(frozen=True)
+class StartPoint:
+    """Where a group's sessions start (or end).
+
+    ``kind`` is ``depot`` (the village committee office) or ``auxiliary_home`` (the centre of the
+    households of the auxiliary member's home area, snapped to the nearest road); ``lon``/``lat``
+    in WGS84 degrees; ``area`` the home area's id; ``note`` says (in Chinese) why the office is
+    used when the auxiliary member's home was asked for.
+    """
+
+    kind: str
+    lon: float
+    lat: float
+    area: str | None = None
+    note: str | None = None
+
+    def as_json(self) -> dict:
+        d = {"kind": self.kind, "lon": round(self.lon, 7), "lat": round(self.lat, 7)}
+        if self.area is not None:
+            d["area"] = self.area
+        if self.note is not None:
+            d["note"] = self.note
+        return d
+
+
+@dataclass
 class GroupInstance:
     """One group's month as the planner sees it: its households (positions in the village's
-    household table), their states, the sessions, the due list and the walking matrices over
-    [depot] + those households."""
+    household table), their states, the sessions, the due list and the walking matrices
+    (seconds, metres) over [start] + households, or [start, end] + households when the sessions
+    end elsewhere (``n_depots`` = 2, ``end_depot`` = 1)."""
 
     group_id: str
     zone_label: str
@@ -169,11 +349,51 @@ class GroupInstance:
     due: list
     duration_s: np.ndarray
     distance_m: np.ndarray
+    start: StartPoint | None = None
+    end: StartPoint | None = None
+    n_depots: int = 1
+    end_depot: int = 0
+
+
+def _auxiliary_homes(engine, vid: str, hh, groups: dict, people: dict,
+                     zone_groups: list[str]) -> dict[str, tuple[str, float, float] | str]:
+    """Per group: (home area id, lon, lat) of the centre of its auxiliary's home area
+    (the mean of the area's households, else the area's representative point), or a Chinese
+    note why there is none."""
+    out: dict[str, tuple[str, float, float] | str] = {}
+    areas = None
+    for gid in zone_groups:
+        g = groups.get(gid)
+        aux = people.get(g.auxiliary) if g is not None and g.auxiliary else None
+        if aux is None:
+            out[gid] = "该组没有辅助成员, 从村委会出发"
+            continue
+        home = aux.home_area
+        if not home:
+            out[gid] = f"辅助成员 {aux.name} 的居住片区未填写, 从村委会出发"
+            continue
+        inside = hh[hh["area_id"].astype(str) == str(home)]
+        if len(inside):
+            out[gid] = (str(home), float(inside.geometry.x.mean()), float(inside.geometry.y.mean()))
+            continue
+        if areas is None:
+            areas = store.load_areas(engine, village_ids=[vid])
+        match = areas[(areas["area_id"].astype(str) == str(home)) | (areas["name"].astype(str) == str(home))]
+        if len(match):
+            p = match.geometry.iloc[0].representative_point()
+            out[gid] = (str(match["area_id"].iloc[0]), float(p.x), float(p.y))
+        else:
+            out[gid] = f"辅助成员 {aux.name} 的居住片区 {home} 不在本村, 从村委会出发"
+    return out
 
 
 def month_instances(engine, village, zp, req: PlanRequest, rules: SessionRules, mrules: MonthRules,
                     is_workday) -> tuple:
     """Build every group's month instance of one village (``run_plan`` and ``bench/month.py``).
+
+    With ``req.start == "auxiliary"`` each group's sessions start at its auxiliary member's home
+    (see :class:`StartPoint`); the walking matrices are computed once per village over
+    [depot] + the distinct homes + the village's households, on the roads near the village.
 
     Returns
     -------
@@ -189,9 +409,15 @@ def month_instances(engine, village, zp, req: PlanRequest, rules: SessionRules, 
     depot = (float(village["depot_lon"]), float(village["depot_lat"]))
     if any(map(math.isnan, depot)):
         depot = (float(hh.geometry.x.median()), float(hh.geometry.y.median()))
-    # walking times over [depot] + all the village's households, on the roads near the village
-    lon = np.r_[depot[0], hh.geometry.x.to_numpy()]
-    lat = np.r_[depot[1], hh.geometry.y.to_numpy()]
+    groups = {g.group_id: g for g in plans.load_groups(engine, vid)}
+    homes: dict[str, tuple[str, float, float] | str] = {}
+    if req.start == "auxiliary":
+        people = {p.member_id: p for p in plans.load_people(engine, vid)}
+        homes = _auxiliary_homes(engine, vid, hh, groups, people, [z.group_id for z in zp.zones])
+    home_pts = sorted({(h[1], h[2]) for h in homes.values() if isinstance(h, tuple)})
+    # walking times over [depot] + homes + all the village's households, on the roads near the village
+    lon = np.r_[depot[0], [p[0] for p in home_pts], hh.geometry.x.to_numpy()]
+    lat = np.r_[depot[1], [p[1] for p in home_pts], hh.geometry.y.to_numpy()]
     crs = utm_crs(lon, lat)
     pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs(crs)
     xy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
@@ -199,9 +425,19 @@ def month_instances(engine, village, zp, req: PlanRequest, rules: SessionRules, 
     roads = store.load_roads(engine, bbox=b)
     walking = WalkingParams()
     network = WalkNetwork.from_lines(roads.to_crs(crs).geometry.values, params=walking) if len(roads) else None
+    k = len(home_pts)
+    home_lonlat = list(home_pts)
+    if k and network is not None and network.n_edges:
+        snapped = network.snap(xy[1:1 + k], max_snap_m=math.inf)  # a home is on a road
+        ok = snapped.edge >= 0
+        xy[1:1 + k][ok] = snapped.xy[ok]
+        back = gpd.GeoSeries(gpd.points_from_xy(xy[1:1 + k, 0], xy[1:1 + k, 1]), crs=crs).to_crs("EPSG:4326")
+        home_lonlat = list(zip(back.x.tolist(), back.y.tolist()))
     tm = travel_matrices(xy, network, params=walking)
+    row_of_home = {p: 1 + j for j, p in enumerate(home_pts)}
     visits = plans.visit_states(engine, vid, req.year)
     leave = plans.load_leave(engine, vid)
+    office = StartPoint("depot", depot[0], depot[1])
     instances = []
     for z in zp.zones:
         idx = np.array([pos[h] for h in z.household_ids if h in pos], dtype=np.int64)
@@ -215,32 +451,48 @@ def month_instances(engine, village, zp, req: PlanRequest, rules: SessionRules, 
             states.append(HouseholdState(visits_this_year=st.get("visits_this_year", 0),
                                          last_visit=st.get("last_visit"), last_outcome=st.get("last_outcome"),
                                          tags=tags))
-        group_people = _group_people(engine, vid, z.group_id)
+        g = groups.get(z.group_id)
+        group_people = [*g.members, *([g.auxiliary] if g.auxiliary else [])] if g is not None else []
         sessions = month_sessions(req.year, req.mon, rules=rules, is_workday=is_workday,
                                   on_leave=lambda d, gp=group_people: sum(
                                       1 for m in gp if any(a <= d <= b for a, b in leave.get(m, ()))))
         due = select_due(states, year=req.year, month=req.mon, rules=mrules)
-        sub = np.r_[0, idx + 1]
+        home = homes.get(z.group_id)
+        if isinstance(home, tuple):
+            r = row_of_home[(home[1], home[2])]
+            hl = home_lonlat[r - 1]
+            start = StartPoint("auxiliary_home", hl[0], hl[1], area=home[0])
+        else:
+            r = 0
+            start = office if home is None else StartPoint("depot", depot[0], depot[1], note=home)
+        if req.end == "depot" and r != 0:
+            rows, end, n_depots, end_depot = [r, 0], office, 2, 1
+        else:
+            rows, end, n_depots, end_depot = [r], start, 1, 0
+        sub = np.r_[rows, idx + 1 + k]
         instances.append(GroupInstance(z.group_id, z.label, group_people, idx, states, sessions, due,
-                                       tm.time_s[np.ix_(sub, sub)], tm.distance_m[np.ix_(sub, sub)]))
+                                       tm.time_s[np.ix_(sub, sub)], tm.distance_m[np.ix_(sub, sub)],
+                                       start=start, end=end, n_depots=n_depots, end_depot=end_depot))
     return hh, depot, instances
 
 
-def _plan_village(engine, village, zp, req: PlanRequest, rules: SessionRules, mrules: MonthRules,
-                  is_workday, report: dict) -> list:
+def _finish_village(engine, work: _VillageWork, req: PlanRequest, report: dict) -> list:
+    """Add one village's solved groups to the report, store their plans (one month plan per
+    group) and return their (group id, RouteSpec) pairs."""
     from geo.routes import RouteSpec, RouteStop
 
+    village, hh = work.village, work.hh
     vid = village["village_id"]
-    hh, depot, instances = month_instances(engine, village, zp, req, rules, mrules, is_workday)
     pos = {h: i for i, h in enumerate(hh["household_id"])}
     people = {p.member_id: p for p in plans.load_people(engine, vid)}
     specs = []
-    for inst in instances:
-        idx, due, sessions, states = inst.idx, inst.due, inst.sessions, inst.states
+    for inst, gm in zip(work.instances, work.results):
+        idx = inst.idx
         group_people = inst.people
-        gm = plan_group_month(due, sessions, states=states, month=req.mon,
-                              duration_s=inst.duration_s, distance_m=inst.distance_m,
-                              seconds=req.seconds, seed=req.seed, engine=req.engine)
+        start = inst.start or StartPoint("depot", *work.depot)
+        end = inst.end or start
+        if start.note:
+            report["notes"].append(f"{inst.group_id}: {start.note}")
         zone_label = inst.zone_label
         g_sessions = []
         stored_sessions = []
@@ -268,13 +520,15 @@ def _plan_village(engine, village, zp, req: PlanRequest, rules: SessionRules, mr
                 pts_ = [hh.iloc[pos[st["household"]]] for st in stops]
                 specs.append((inst.group_id, RouteSpec(
                     route_id=f"{inst.group_id}-{s.date.isoformat()}-{s.kind}{('-' + s.part) if s.part else ''}",
-                    name=f"{inst.group_id} {s.label}", date=s.date.isoformat(), depot_lon=depot[0], depot_lat=depot[1],
+                    name=f"{inst.group_id} {s.label}", date=s.date.isoformat(), depot_lon=start.lon,
+                    depot_lat=start.lat,
                     stops=[RouteStop(household_id=st["household"], lon=float(p.geometry.x), lat=float(p.geometry.y),
                                      arrive=st["arrive"], depart=st["depart"], seq=n + 1, label=p["address"])
                            for n, (st, p) in enumerate(zip(stops, pts_))],
                     start=g_sessions[-1]["start"], end=g_sessions[-1]["end"])))
         report["groups"].append({"group": inst.group_id, "zone": zone_label, "village": vid,
                                  "members": [people[m].name for m in group_people if m in people],
+                                 "start": start.as_json(), "end": end.as_json(),
                                  "due": len(gm.due), "planned": sum(len(s["stops"]) for s in g_sessions),
                                  "sessions": g_sessions})
         for h, reason in gm.unplanned:
@@ -285,19 +539,13 @@ def _plan_village(engine, village, zp, req: PlanRequest, rules: SessionRules, mr
                               [{"group": inst.group_id, "sessions": stored_sessions}],
                               params={"month": req.month, "stationing_day": req.stationing_day,
                                       "evenings_per_week": req.evenings_per_week, "service_min": req.service_min,
-                                      "seconds": req.seconds, "engine": req.engine, "group": inst.group_id},
+                                      "seconds": req.seconds, "iterations": req.iterations, "engine": req.engine,
+                                      "group": inst.group_id, "start": start.as_json(), "end": end.as_json()},
                               seed=req.seed, solver_status=gm.routing.status,
                               scores={"due": len(gm.due), "unplanned": len(gm.unplanned),
                                       "coverage": gm.projected_year_end_coverage,
                                       "distance_m": int(gm.routing.distance_m)})
     return specs
-
-
-def _group_people(engine, village_id: str, group_id: str) -> list[str]:
-    for g in plans.load_groups(engine, village_id):
-        if g.group_id == group_id:
-            return [*g.members, *([g.auxiliary] if g.auxiliary else [])]
-    return []
 
 
 def _write_routes(engine, grouped: list, out: Path, month: str) -> None:

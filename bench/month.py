@@ -10,7 +10,7 @@ Steps:
 1. Build the demo store the way the tests do, in a temporary folder: ``zhudian import`` of
    ``data/demo/{villages,areas,households,roads}.gpkg``, then ``zhudian zone DB --roster
    data/demo/roster.csv``.
-2. For each demo group, build its month instance exactly as ``api.plan._plan_village`` does
+2. For each demo group, build its month instance exactly as ``api.plan.run_plan`` does
    (same functions, same order: households of the village, depot, UTM projection, roads in the
    bounding box + 0.01 degrees, ``geo.network.travel_matrices`` over [depot] + the village's
    households, visit states, leave, ``planner.calendar.month_sessions``,
@@ -20,8 +20,15 @@ Steps:
    (engine:seconds), one solve at a time, in this process, seed 0. ``seconds`` is the whole
    group's budget (split between the day and the evening phase, as in the planner). Every result
    is re-checked by ``planner.check.check_routes`` on the combined problem.
-4. Time one full ``zhudian plan DB --month M --seconds S`` run of the whole demo in a subprocess
-   (wall time, and the child's peak RSS from ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``).
+4. Time full ``zhudian plan DB --month M --seconds S [--workers N] [--start auxiliary]`` runs of
+   the whole demo in a subprocess, one per ``--full-workers`` value and ``--full-start`` value
+   (wall time; peak RSS summed over the parent and its worker processes, sampled from /proc every
+   0.1 s; the largest single process's peak from ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``;
+   households planned and unplanned by reason, per group).
+
+Whole demo month on 2 cores, serial vs parallel, at the default 5 s per group::
+
+    .venv/bin/python bench/month.py --runs none --full-seconds 5 --full-workers 1,2 --json
 
 Objective compared: the engines' objective on the combined problem, written as a value to
 maximise: prizes of the due households served minus walking distance (the engines minimise
@@ -83,6 +90,8 @@ class Instance:
     duration_s: np.ndarray
     distance_m: np.ndarray
     build_s: float
+    n_depots: int = 1
+    end_depot: int = 0
 
 
 def group_instances(db: Path, req: PlanRequest) -> list[Instance]:
@@ -104,7 +113,8 @@ def group_instances(db: Path, req: PlanRequest) -> list[Instance]:
             build = time.perf_counter() - t0
             for inst in instances:
                 out.append(Instance(inst.group_id, village["village_id"], len(inst.idx), inst.due,
-                                    inst.sessions, inst.states, inst.duration_s, inst.distance_m, build))
+                                    inst.sessions, inst.states, inst.duration_s, inst.distance_m, build,
+                                    inst.n_depots, inst.end_depot))
     finally:
         engine.dispose()
     return out
@@ -128,7 +138,8 @@ def solve(inst: Instance, engine: str, seconds: float, month: int) -> dict:
     t0 = time.perf_counter()
     gm = plan_group_month(inst.due, inst.sessions, states=inst.states, month=month,
                           duration_s=inst.duration_s, distance_m=inst.distance_m,
-                          seconds=seconds, seed=0, engine=engine)
+                          seconds=seconds, seed=0, engine=engine, n_depots=inst.n_depots,
+                          end_depot=inst.end_depot)
     wall = time.perf_counter() - t0
     res, prob = gm.routing, gm.problem
     violations = check_routes(prob, res)
@@ -144,29 +155,79 @@ def solve(inst: Instance, engine: str, seconds: float, month: int) -> dict:
             "sessions": len(inst.sessions), "sessions_used": res.n_vehicles}
 
 
-def full_plan(db: Path, month: str, seconds: float) -> dict:
+def _tree_rss_kb(pid: int) -> int:
+    """Resident memory (kB) of ``pid``'s descendants, from /proc (0 where unavailable)."""
+    total, todo = 0, []
+    try:
+        todo = [int(c) for t in os.listdir(f"/proc/{pid}/task")
+                for c in Path(f"/proc/{pid}/task/{t}/children").read_text().split()]
+    except OSError:
+        return 0
+    while todo:
+        q = todo.pop()
+        try:
+            for line in Path(f"/proc/{q}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            todo += [int(c) for t in os.listdir(f"/proc/{q}/task")
+                     for c in Path(f"/proc/{q}/task/{t}/children").read_text().split()]
+        except OSError:
+            continue
+    return total
+
+
+def full_plan(db: Path, month: str, seconds: float, workers: int | None = None, start: str = "depot") -> dict:
+    """One ``zhudian plan DB --month M --seconds S [--workers N] [--start ...] --json`` of the whole
+    demo on a copy of ``db``, in a subprocess: wall time, the largest single process's peak RSS
+    (``RUSAGE_CHILDREN.ru_maxrss``) and the peak of the summed RSS of the process tree (parent +
+    workers, sampled every 0.1 s from /proc), and what was planned."""
+    import shutil
+
     code = ("import resource, subprocess, sys, time; t=time.perf_counter(); "
-            "r=subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+            "out=open(sys.argv[1], 'w'); r=subprocess.run(sys.argv[2:], stdout=out, stderr=subprocess.PIPE, text=True); "
             "w=time.perf_counter()-t; "
             "print(r.returncode, round(w, 2), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
             "sys.stderr.write(r.stderr[-2000:])")
-    cmd = [ZHUDIAN, "plan", str(db), "--month", month, "--seconds", str(seconds), "--json"]
-    p = subprocess.run([sys.executable, "-c", code, *cmd], capture_output=True, text=True, check=True)
-    rc, wall, rss = p.stdout.split()
-    return {"cmd": " ".join(["zhudian", "plan", "DB", "--month", month, "--seconds", str(seconds)]),
-            "rc": int(rc), "wall_s": float(wall), "peak_rss_mb": round(int(rss) / 1024, 1),
-            "stderr": p.stderr[-500:]}
+    copy = db.with_name(f"full-{workers}-{start}.db")
+    shutil.copy(db, copy)
+    report = db.with_name(f"full-{workers}-{start}.json")
+    extra = ([] if workers is None else ["--workers", str(workers)]) + ([] if start == "depot" else ["--start", start])
+    cmd = [ZHUDIAN, "plan", str(copy), "--month", month, "--seconds", str(seconds), *extra, "--json"]
+    p = subprocess.Popen([sys.executable, "-c", code, str(report), *cmd], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while p.poll() is None:
+        peak = max(peak, _tree_rss_kb(p.pid))
+        time.sleep(0.1)
+    stdout, stderr = p.communicate()
+    rc, wall, rss = stdout.split()
+    doc = json.loads(report.read_text(encoding="utf-8")) if int(rc) == 0 else {"groups": [], "unplanned": []}
+    planned = sum(g["planned"] for g in doc["groups"])
+    return {"cmd": " ".join(["zhudian", "plan", "DB", "--month", month, "--seconds", f"{seconds:g}", *extra]),
+            "workers": workers, "start": start, "rc": int(rc), "wall_s": float(wall),
+            "peak_rss_mb": round(int(rss) / 1024, 1), "peak_tree_rss_mb": round(peak / 1024, 1),
+            "groups": len(doc["groups"]), "planned": planned,
+            "unplanned": dict(Counter(u["reason"] for u in doc["unplanned"])),
+            "unplanned_by_group": {g["group"]: dict(Counter(u["reason"] for u in doc["unplanned"]
+                                                            if u["group"] == g["group"])) for g in doc["groups"]},
+            "starts": {g["group"]: g["start"]["kind"] for g in doc["groups"]},
+            "stderr": stderr[-500:]}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--month", default="2026-12")
     ap.add_argument("--groups", default="5", help="a number (spread by size), 'all', or ids")
-    ap.add_argument("--runs", default="pyvrp:5,pyvrp:20,ortools:5,ortools:20")
-    ap.add_argument("--full-seconds", type=float, default=2.0, help="0: skip the full plan run")
+    ap.add_argument("--runs", default="pyvrp:5,pyvrp:20,ortools:5,ortools:20",
+                    help="engine:seconds,... per chosen group, or none")
+    ap.add_argument("--full-seconds", type=float, default=2.0, help="0: skip the full plan runs")
+    ap.add_argument("--full-workers", default="", help="full plan runs with these --workers, e.g. 1,2 "
+                    "(default: one run with zhudian plan's default, the usable cores)")
+    ap.add_argument("--full-start", default="depot", help="--start of the full plan runs: depot, auxiliary "
+                    "or both (depot,auxiliary)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
-    runs = [(e, float(s)) for e, s in (r.split(":") for r in a.runs.split(","))]
+    runs = [] if a.runs == "none" else [(e, float(s)) for e, s in (r.split(":") for r in a.runs.split(","))]
     req = PlanRequest(month=a.month)
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -187,10 +248,18 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r['status']}", file=sys.stderr)
         for inst in chosen:
             rs = [r for r in results if r["group"] == inst.group]
-            best = max(r["objective"] for r in rs)
+            best = max((r["objective"] for r in rs), default=0)
             for r in rs:
                 r["gap"] = (best - r["objective"]) / abs(best) if best else 0.0
-        full = full_plan(db, a.month, a.full_seconds) if a.full_seconds > 0 else None
+        full = []
+        if a.full_seconds > 0:
+            for start in a.full_start.split(","):
+                for w in ([int(x) for x in a.full_workers.split(",")] if a.full_workers else [None]):
+                    full.append(full_plan(db, a.month, a.full_seconds, w, start))
+                    f = full[-1]
+                    print(f"  full plan `{f['cmd']}`: rc {f['rc']}, wall {f['wall_s']} s, peak RSS "
+                          f"{f['peak_tree_rss_mb']} MB (all processes), planned {f['planned']}, "
+                          f"unplanned {f['unplanned']}", file=sys.stderr)
     total = time.perf_counter() - t_start
     meta = {"month": a.month, "groups_total": len(insts), "households_total": sum(i.households for i in insts),
             "groups_chosen": [i.group for i in chosen], "instance_build_s": round(t_inst, 1),
@@ -205,9 +274,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_table(results, runs, full, meta) -> None:
+    if not runs:
+        results = []
     heads = [f"{e} {s:g} s" for e, s in runs]
-    print("\n| group | households | due | sessions | " + " | ".join(heads) + " |")
-    print("|---|---|---|---|" + "---|" * len(heads))
+    if results:
+        print("\n| group | households | due | sessions | " + " | ".join(heads) + " |")
+        print("|---|---|---|---|" + "---|" * len(heads))
     by_group: dict[str, list] = {}
     for r in results:
         by_group.setdefault(r["group"], []).append(r)
@@ -220,9 +292,10 @@ def print_table(results, runs, full, meta) -> None:
                          f"{r['walk_m'] / 1000:.1f} km, gap {100 * r['gap']:.2f}%, {r['wall_s']:.1f} s, "
                          f"viol {r['n_violations']}")
         print(f"| {g} | {info[g]['households']} | {rs[0]['due']} | {rs[0]['sessions']} | " + " | ".join(cells) + " |")
-    if full:
-        print(f"\nfull plan: `{full['cmd']}` rc {full['rc']}, wall {full['wall_s']} s, "
-              f"peak RSS {full['peak_rss_mb']} MB")
+    for f in full or []:
+        print(f"\nfull plan: `{f['cmd']}` rc {f['rc']}, wall {f['wall_s']} s, peak RSS {f['peak_tree_rss_mb']} MB "
+              f"summed over the processes (largest single process {f['peak_rss_mb']} MB); {f['groups']} groups, "
+              f"planned {f['planned']}, unplanned {f['unplanned']}")
 
 
 if __name__ == "__main__":

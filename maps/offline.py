@@ -34,18 +34,26 @@ import math
 import numbers
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import folium
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
 from branca.element import Element, Figure
 from folium.elements import MacroElement
 from folium.template import Template
 
 from geo.atomic import write_atomic
+from geo.crs import wgs84_to_gcj02
 from maps.i18n import HTML_LANG, check_lang
 
 logger = logging.getLogger(__name__)
+
+WGS84_CRS = "EPSG:4326"
 
 OSM_ODBL_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 """Attribution of the demo data (OpenStreetMap extracts, licensed under the ODbL)."""
@@ -69,8 +77,12 @@ FONT_STACK = (
 class TileProvider:
     """A base-map tile source.
 
-    ``datum`` is the datum the tiles are drawn in: ``"WGS84"`` tiles take our layers as they are;
-    ``"GCJ02"`` tiles (Gaode) need every WGS 84 layer shifted before it is drawn.
+    ``datum`` is the datum the tiles are drawn in: ``"WGS84"`` tiles take our layers as they are
+    (Tianditu's CGCS2000 agrees with WGS 84 to well under a metre); ``"GCJ02"`` tiles (Gaode) need
+    every WGS 84 layer shifted before it is drawn (:func:`to_tile_datum`, :func:`lonlat_to_tile_datum`).
+    ``needs_key``: the URLs hold a ``{tk}`` placeholder that :func:`resolve_tiles` fills with the
+    user's key.  ``labels_url`` is an optional second tile layer drawn over the first (Tianditu's
+    annotation layer: place names).
     """
 
     key: str
@@ -79,7 +91,15 @@ class TileProvider:
     max_zoom: int = 19
     subdomains: str | None = None
     datum: str = "WGS84"
+    needs_key: bool = False
+    labels_url: str | None = None
 
+
+TIANDITU_KEY_ENV = "ZHUDIAN_TIANDITU_KEY"
+"""Environment variable read by the API/CLI (not by this module) for the Tianditu key."""
+
+_TIANDITU = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+             "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={tk}")
 
 TILE_PROVIDERS: dict[str, TileProvider] = {
     "osm": TileProvider(
@@ -88,8 +108,26 @@ TILE_PROVIDERS: dict[str, TileProvider] = {
         attribution='&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
         max_zoom=19,
     ),
-    # "tianditu" (needs a tk key) and "gaode" (GCJ-02: layers must be shifted) come later: add a
-    # TileProvider here and, for a keyed source, a key argument to offline_map.
+    # Tianditu (天地图, the national platform): Web Mercator vector map + Chinese annotation layer.
+    # A browser key ("tk") is required; it ends up in the page, as with any Tianditu web map.
+    "tianditu": TileProvider(
+        key="tianditu",
+        url=_TIANDITU.replace("{layer}", "vec"),
+        labels_url=_TIANDITU.replace("{layer}", "cva"),
+        attribution='&copy; <a href="https://www.tianditu.gov.cn">天地图</a> (国家地理信息公共服务平台)',
+        max_zoom=18,
+        subdomains="01234567",
+        needs_key=True,
+    ),
+    # Gaode (高德, AutoNavi): street map tiles in GCJ-02, so vector layers are shifted to GCJ-02.
+    "gaode": TileProvider(
+        key="gaode",
+        url="https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+        attribution='&copy; <a href="https://www.amap.com">高德地图</a> AutoNavi',
+        max_zoom=18,
+        subdomains="1234",
+        datum="GCJ02",
+    ),
 }
 """Tile sources by the name ``offline_map(tiles=...)`` takes; ``"none"`` means no tiles."""
 
@@ -298,6 +336,126 @@ class _FitBounds(MacroElement):
         self.bounds = bounds
 
 
+class FitBesideControls(MacroElement):
+    """Fit ``bounds`` again once the controls exist, keeping the data clear of the boxes on both sides.
+
+    The widths of the left and right control corners (legends, layer lists) become the padding,
+    unless together they take more than 60% of the map (a narrow screen): then 12 px.
+    ``bounds`` is ``(min_lon, min_lat, max_lon, max_lat)``.  With ``follow_base_layers`` the map
+    is fitted the same way to each base layer chosen in the layer control (route sessions).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var box = map.getContainer();
+            function width(sel) {
+                var w = 0;
+                box.querySelectorAll(sel).forEach(function (el) {
+                    if (!el.classList.contains("leaflet-control-zoom")) { w = Math.max(w, el.offsetWidth); }
+                });
+                return w;
+            }
+            function fit(bounds) {
+                var left = width(".leaflet-left .leaflet-control"), right = width(".leaflet-right .leaflet-control");
+                left = left ? left + 24 : 12; right = right ? right + 24 : 12;
+                if (left + right > 0.6 * map.getSize().x) { left = 12; right = 12; }
+                map.fitBounds(bounds, {animate: false, paddingTopLeft: [left, 12], paddingBottomRight: [right, 12]});
+            }
+            fit({{ this.bounds|tojson }});
+            {% if this.follow_base_layers %}
+            map.on("baselayerchange", function (e) {
+                if (e.layer.getBounds && e.layer.getBounds().isValid()) { fit(e.layer.getBounds().pad(0.05)); }
+            });
+            {% endif %}
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, bounds: tuple[float, float, float, float], *, follow_base_layers: bool = False) -> None:
+        super().__init__()
+        self._name = "FitBesideControls"
+        self.bounds = _leaflet_bounds(bounds)
+        self.follow_base_layers = follow_base_layers
+
+
+def js_data(value: object) -> str:
+    """``value`` (lists, numbers, strings, None: no dicts) as JavaScript, safe like :func:`js_string`.
+
+    Without objects the only braces are inside strings, so every ``<``, ``>``, ``&``, ``'`` and
+    brace can be written as a ``\\u`` escape.
+    """
+    out = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for char in "<>&'{}":
+        out = out.replace(char, f"\\u{ord(char):04x}")
+    return out
+
+
+class PointsLayer(folium.map.Layer):
+    """Many points as one layer of canvas circle markers, built in the browser from compact arrays.
+
+    folium's ``GeoJson`` writes a Feature per point and a style switch over feature ids; here the
+    page holds four arrays (longitudes, latitudes, style class, tooltip) and one loop makes the
+    markers, all on the map's canvas renderer, with a single tooltip function for the whole layer.
+    8,000 households take about 60 bytes each.
+
+    Parameters
+    ----------
+    lon, lat : array_like of float
+        Degrees (already in the datum of the tiles); rounded to ``decimals``.
+    classes : array_like of int
+        Index into ``styles`` per point.
+    styles : list of dict
+        Leaflet ``CircleMarker`` options per class (``radius``, ``fillColor``, ``color``, ...).
+    tips : list of str, optional
+        Tooltip HTML per point (escape user text with :func:`html_text`); None: not interactive.
+    name, show, overlay, control : as ``folium.FeatureGroup``.
+
+    Raises
+    ------
+    ValueError
+        If the arrays differ in length or a class has no style.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            var d = {{ this.data_js }}, styles = {{ this.styles_js }}, g = L.featureGroup();
+            for (var i = 0; i < d[0].length; i++) {
+                var o = Object.assign({zdI: i, interactive: d[3] !== null}, styles[d[2][i]]);
+                L.circleMarker([d[1][i], d[0][i]], o).addTo(g);
+            }
+            if (d[3] !== null) { g.bindTooltip(function (l) { return d[3][l.options.zdI]; }); }
+            return g;
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, lon: npt.ArrayLike, lat: npt.ArrayLike, classes: npt.ArrayLike, styles: list[dict],
+                 tips: list[str] | None = None, *, name: str | None = None, decimals: int = 6,
+                 show: bool = True, overlay: bool = True, control: bool = True) -> None:
+        super().__init__(name=name, overlay=overlay, control=control, show=show)
+        self._name = "PointsLayer"
+        lon_a = np.round(np.asarray(lon, dtype=np.float64), decimals)
+        lat_a = np.round(np.asarray(lat, dtype=np.float64), decimals)
+        cls = np.asarray(classes, dtype=np.int64)
+        if not (len(lon_a) == len(lat_a) == len(cls)) or (tips is not None and len(tips) != len(cls)):
+            raise ValueError("PointsLayer: lon, lat, classes (and tips) must have the same length.")
+        if len(cls) and (cls.min() < 0 or cls.max() >= len(styles)):
+            raise ValueError(f"PointsLayer: classes must be 0..{len(styles) - 1} (one style per class).")
+        if not np.isfinite(lon_a).all() or not np.isfinite(lat_a).all():
+            raise ValueError("PointsLayer: coordinates must be finite (drop points without a location).")
+        self.data_js = js_data([lon_a.tolist(), lat_a.tolist(), cls.tolist(), None if tips is None else list(tips)])
+        self.styles_js = json.dumps(styles, separators=(", ", ": "))
+        if "{{" in self.styles_js or "{%" in self.styles_js:
+            raise ValueError("PointsLayer: styles must not contain template markers.")
+
+
 _BASE_CSS = """
 .leaflet-container { font-family: %(fonts)s; }
 .zd-box {
@@ -321,13 +479,124 @@ _BASE_CSS = """
 """
 
 
-def _tile_provider(tiles: str) -> TileProvider | None:
-    if tiles == "none":
+_KEY = re.compile(r"^[0-9A-Za-z]{8,64}$")
+
+
+def resolve_tiles(tiles: str | TileProvider | None, *, key: str | None = None) -> TileProvider | None:
+    """Return the :class:`TileProvider` for ``tiles`` (``None`` for ``"none"``), its key filled in.
+
+    Parameters
+    ----------
+    tiles : str or TileProvider or None
+        One of :data:`TILES`, or a provider (returned as it is once its key is in).
+    key : str, optional
+        The key of a provider with ``needs_key`` (Tianditu's ``tk``: letters and digits).
+
+    Raises
+    ------
+    ValueError
+        For unknown tiles, a keyed provider without a key (message in Chinese: how to give one),
+        or a key that is not letters and digits.
+    """
+    if tiles is None or tiles == "none":
         return None
-    try:
-        return TILE_PROVIDERS[tiles]
-    except KeyError:
-        raise ValueError(f"Unknown tiles {tiles!r}: use one of {', '.join(TILES)}.") from None
+    if isinstance(tiles, TileProvider):
+        provider = tiles
+    else:
+        try:
+            provider = TILE_PROVIDERS[tiles]
+        except KeyError:
+            raise ValueError(f"Unknown tiles {tiles!r}: use one of {', '.join(TILES)}.") from None
+    if not provider.needs_key or "{tk}" not in provider.url:
+        return provider
+    if not key:
+        raise ValueError(
+            f"天地图底图需要密钥 (tk): 用 --tianditu-key 提供, 或设置环境变量 {TIANDITU_KEY_ENV}; "
+            f"密钥在 https://console.tianditu.gov.cn 申请 (浏览器端). 不需要底图时用 --tiles none.")
+    if not _KEY.match(key):
+        raise ValueError("天地图密钥 (tk) 应只含字母和数字 (通常 32 位), 请检查 --tianditu-key 或 "
+                         f"{TIANDITU_KEY_ENV}.")
+    return replace(provider, url=provider.url.replace("{tk}", key),
+                   labels_url=provider.labels_url.replace("{tk}", key) if provider.labels_url else None)
+
+
+def _tile_provider(tiles: str | TileProvider | None) -> TileProvider | None:
+    return resolve_tiles(tiles)
+
+
+def tile_datum(tiles: str | TileProvider | None) -> str:
+    """``"WGS84"`` or ``"GCJ02"``: the datum the layers must be in to line up with ``tiles``."""
+    if tiles is None or tiles == "none":
+        return "WGS84"
+    if isinstance(tiles, TileProvider):
+        return tiles.datum
+    provider = TILE_PROVIDERS.get(tiles)
+    if provider is None:
+        raise ValueError(f"Unknown tiles {tiles!r}: use one of {', '.join(TILES)}.")
+    return provider.datum
+
+
+def lonlat_to_tile_datum(lon: npt.ArrayLike, lat: npt.ArrayLike, tiles: str | TileProvider | None
+                         ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """WGS 84 longitude/latitude (degrees) moved into the datum of ``tiles`` (see :func:`to_tile_datum`)."""
+    lon_a = np.asarray(lon, dtype=np.float64)
+    lat_a = np.asarray(lat, dtype=np.float64)
+    if tile_datum(tiles) != "GCJ02":
+        return lon_a.copy(), lat_a.copy()
+    ok = np.isfinite(lon_a) & np.isfinite(lat_a)
+    out_lon, out_lat = lon_a.copy(), lat_a.copy()
+    out_lon[ok], out_lat[ok] = wgs84_to_gcj02(lon_a[ok], lat_a[ok])
+    return out_lon, out_lat
+
+
+def to_tile_datum(gdf: gpd.GeoDataFrame, tiles: str | TileProvider | None, *,
+                  lonlat_columns: tuple[str, str] | None = None) -> gpd.GeoDataFrame:
+    """Move a WGS 84 layer into the datum of ``tiles``, so it lines up with them.
+
+    This is the one place where the maps handle datums: every renderer calls it on every vector
+    layer (and on point columns such as the depot's) after reprojecting to WGS 84.  With
+    Gaode (``datum="GCJ02"``) the coordinates are shifted WGS 84 -> GCJ-02
+    (:func:`geo.crs.wgs84_to_gcj02`: several hundred metres in China, nothing outside the China
+    box); with any other tiles (or none) ``gdf`` is returned unchanged.  The result keeps the
+    EPSG:4326 label (GCJ-02 has no EPSG code); it is for drawing only.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        Longitude/latitude (WGS 84) geometries.
+    tiles : str or TileProvider or None
+    lonlat_columns : (str, str), optional
+        Also shift these longitude/latitude columns (e.g. ``("depot_lon", "depot_lat")``).
+
+    Raises
+    ------
+    ValueError
+        For unknown tiles, or a ``gdf`` with a CRS other than WGS 84 (reproject it first).
+    """
+    if tile_datum(tiles) != "GCJ02":
+        return gdf
+    if gdf.crs is not None and not gdf.crs.equals(WGS84_CRS):
+        raise ValueError(f"to_tile_datum needs WGS 84 longitude/latitude, got {gdf.crs}: "
+                         f"reproject first (gdf.to_crs('EPSG:4326')).")
+
+    def shift(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out = np.array(coords, dtype=np.float64, copy=True)
+        out[:, 0], out[:, 1] = wgs84_to_gcj02(coords[:, 0], coords[:, 1])
+        return out
+
+    out = gdf.copy()
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    present = np.array([g is not None for g in geoms], dtype=bool)
+    shifted = geoms.copy()
+    if present.any():
+        shifted[present] = shapely.transform(geoms[present], shift)
+    out[gdf.geometry.name] = gpd.GeoSeries(shifted, index=gdf.index, crs=gdf.crs)
+    if lonlat_columns is not None:
+        lon_col, lat_col = lonlat_columns
+        lon = pd.to_numeric(out[lon_col], errors="coerce").to_numpy(dtype=np.float64)
+        lat = pd.to_numeric(out[lat_col], errors="coerce").to_numpy(dtype=np.float64)
+        out[lon_col], out[lat_col] = lonlat_to_tile_datum(lon, lat, tiles)
+    return out
 
 
 def _leaflet_bounds(bounds: tuple[float, float, float, float]) -> list[list[float]]:
@@ -353,7 +622,7 @@ def _leaflet_bounds(bounds: tuple[float, float, float, float]) -> list[list[floa
 def offline_map(
     *,
     bounds: tuple[float, float, float, float] | None = None,
-    tiles: str = "none",
+    tiles: str | TileProvider | None = "none",
     attribution: str = OSM_ODBL_ATTRIBUTION,
     lang: str = "zh",
     title: str | None = None,
@@ -361,9 +630,11 @@ def offline_map(
     """Return an empty folium map whose HTML opens offline (Leaflet inlined, no CDN).
 
     ``bounds`` (``min_lon, min_lat, max_lon, max_lat``, WGS 84) is fitted on opening; ``None`` shows
-    the world.  ``tiles`` is one of :data:`TILES`: ``"none"`` (default; a plain light background, no
-    network) or ``"osm"`` (OpenStreetMap tiles, which need the internet; the vector layers draw
-    without them).  ``attribution`` (HTML: escape plain text with :func:`html_text`) is always shown in the attribution control,
+    the world.  ``tiles`` is one of :data:`TILES` or a :class:`TileProvider` from
+    :func:`resolve_tiles`: ``"none"`` (default; a plain light background, no network), ``"osm"``,
+    ``"tianditu"`` (pass ``resolve_tiles("tianditu", key=...)``: it needs a key) or ``"gaode"``
+    (GCJ-02: the caller shifts its layers with :func:`to_tile_datum`).  Tiles need the internet;
+    the vector layers draw without them.  The tile source's attribution is shown next to ``attribution``.  ``attribution`` (HTML: escape plain text with :func:`html_text`) is always shown in the attribution control,
     after the Leaflet prefix.  ``lang`` (``"zh"`` or ``"en"``) sets ``<html lang>``; ``title`` the
     page ``<title>``.  The map uses the canvas renderer (``prefer_canvas``) so thousands of circle
     markers stay fast.
@@ -396,14 +667,15 @@ def offline_map(
     figure.header.add_child(_Raw(f"<style>{css_extra}</style>"), name="zhudian_css")
 
     if provider is not None:
-        folium.TileLayer(
-            tiles=provider.url,
-            attr=provider.attribution,
-            name=provider.key,
-            max_zoom=provider.max_zoom,
-            subdomains=provider.subdomains or "abc",
-            control=False,
-        ).add_to(m)
+        for i, url in enumerate(u for u in (provider.url, provider.labels_url) if u):
+            folium.TileLayer(
+                tiles=url,
+                attr=provider.attribution if i == 0 else " ",
+                name=provider.key if i == 0 else f"{provider.key}-labels",
+                max_zoom=provider.max_zoom,
+                subdomains=provider.subdomains or "abc",
+                control=False,
+            ).add_to(m)
     _Attribution(attribution).add_to(m)
     _Scale().add_to(m)
     if fitted is not None:

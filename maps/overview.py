@@ -27,7 +27,7 @@ import shapely
 
 from geo.layers import AREA_KINDS, PLACEMENTS, WGS84
 from maps.i18n import check_lang, label
-from maps.offline import HtmlControl, html_text, offline_map
+from maps.offline import HtmlControl, TileProvider, html_text, offline_map, resolve_tiles, to_tile_datum
 
 logger = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ def overview_map(
     roads: gpd.GeoDataFrame | None = None,
     *,
     lang: str = "zh",
-    tiles: str = "none",
+    tiles: str | TileProvider | None = "none",
     title: str | None = None,
 ) -> folium.Map:
     """Return the overview map of ``villages`` (see the module docstring), fitted to the data.
@@ -279,6 +279,11 @@ def overview_map(
     areas = _wgs84(areas, "areas")
     households = _wgs84(households, "households")
     roads = _wgs84(roads, "roads") if roads is not None else None
+    tiles = resolve_tiles(tiles)  # Gaode: every layer shifted to GCJ-02 (to_tile_datum)
+    villages = to_tile_datum(villages, tiles, lonlat_columns=("depot_lon", "depot_lat"))
+    areas = to_tile_datum(areas, tiles)
+    households = to_tile_datum(households, tiles)
+    roads = to_tile_datum(roads, tiles) if roads is not None else None
 
     village_shapes = _drawable(villages)
     area_shapes = _drawable(areas[areas["kind"] != "scattered"])

@@ -34,7 +34,7 @@ from folium.template import Template
 
 from geo.layers import WGS84
 from maps.i18n import check_lang, label
-from maps.offline import HtmlControl, html_text, offline_map
+from maps.offline import HtmlControl, TileProvider, html_text, offline_map, resolve_tiles, to_tile_datum
 from maps.overview import (
     DEPOT_COLOUR,
     column_problems,
@@ -108,7 +108,7 @@ def zone_map(
     roads: gpd.GeoDataFrame | None = None,
     split_area_ids: Collection[str] = (),
     lang: str = "zh",
-    tiles: str = "none",
+    tiles: str | TileProvider | None = "none",
     title: str | None = None,
 ) -> folium.Map:
     """Return the zone map (see the module docstring), fitted to the data.
@@ -136,8 +136,9 @@ def zone_map(
     split_area_ids : collection of str
         Areas split between zones: outlined in dashed red, counted in the legend.
     lang : {"zh", "en"}
-    tiles : str
-        As in :func:`maps.offline.offline_map` (default ``"none"``: no network).
+    tiles : str or TileProvider
+        As in :func:`maps.offline.offline_map` (default ``"none"``: no network); with Gaode every
+        layer is shifted to GCJ-02 (:func:`maps.offline.to_tile_datum`).
     title : str, optional
         Default: the village name(s) (or the town) and "分片走访地图" / "Zone map".
 
@@ -153,6 +154,11 @@ def zone_map(
     areas = _wgs84(areas, "areas")
     villages = _wgs84(villages, "villages") if villages is not None else None
     roads = _wgs84(roads, "roads") if roads is not None else None
+    tiles = resolve_tiles(tiles)  # Gaode: every layer shifted to GCJ-02 (to_tile_datum)
+    zones, households, areas = (to_tile_datum(g, tiles) for g in (zones, households, areas))
+    if villages is not None:
+        villages = to_tile_datum(villages, tiles, lonlat_columns=("depot_lon", "depot_lat"))
+    roads = to_tile_datum(roads, tiles) if roads is not None else None
 
     colours = {z: zone_colour(i) for i, z in enumerate(zones["zone"])}
     zone_shapes = _drawable(zones)

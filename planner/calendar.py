@@ -12,8 +12,9 @@ Stationing day
     stationing day, because it is not the configured weekday.
     The daytime window has a lunch break (default 09:00-12:00 and 14:30-17:30). The routing core
     has no breaks, so **each part of the day is its own session** (``part`` = ``"am"``,
-    ``"pm"``): one vehicle each, both starting and ending at the depot (the village committee
-    office, where the group has lunch).
+    ``"pm"``): one vehicle each, both starting and ending at the group's start point (by default
+    the depot, the village committee office, where the group has lunch; or the auxiliary
+    member's home, see ``api.plan.PlanRequest.start``/``end``).
 Evenings
     ``evenings_per_week`` weeknights per week (default 3), 19:00-21:30. The nights are taken from
     ``evening_weekdays`` (default Mon, Wed, Thu: weeknights other than the stationing day) when

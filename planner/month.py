@@ -42,7 +42,10 @@ How the month is routed (:func:`plan_group_month`)
 --------------------------------------------------
 Times are seconds since the start of the month (day offset x 86400 + minutes x 60), so one
 :class:`~planner.routing.RoutingProblem` covers the whole month; each session is a
-:class:`~planner.routing.Vehicle` starting and ending at the depot (location 0).
+:class:`~planner.routing.Vehicle` starting at location 0 (the village committee office, or the
+auxiliary member's home: whatever the caller put in row 0 of the matrices) and ending at location
+``end_depot`` (0: where it started; 1: a second point in row 1 when ``n_depots=2``, e.g. the
+office when the session starts at the auxiliary member's home).
 
 The routing core has one time window per household and no per-household list of allowed
 sessions, so evening-only households cannot be limited to evenings inside one problem. The
@@ -59,6 +62,12 @@ and a retry left out of the evenings is not tried by day. The two results are me
 sessions as vehicles in time order, the due households as clients in ``due`` order), which the
 independent checker re-checks. Each phase gets half of ``seconds`` (all of it when the other
 phase is empty); pass ``iterations`` for a plan that depends only on the input and the seed.
+
+Determinism and parallel runs: the function is pure and its arguments pickle, so groups can be
+solved in worker processes (``api.plan.run_plan`` does). With a given ``iterations`` (reached
+before ``seconds``) the plan depends only on the arguments and ``seed``, so a worker gives the
+same plan as an in-process call. With ``seconds`` alone the search stops on wall time, and the
+number of iterations done (so, sometimes, the plan) depends on machine load, in any process.
 
 Projected year-end coverage of the zone = (households visited this year + households not yet
 visited that this month's plan visits + months left after this one x this month's throughput of
@@ -272,7 +281,8 @@ class GroupMonth:
     """The month plan of one group.
 
     ``problem`` is the combined routing problem (vehicles = ``sessions``, clients = ``due`` in
-    order, location 0 = depot): ``planner.check.check_routes(problem, routing)`` re-checks it.
+    order, locations ``0 .. n_depots-1`` = the start (and end) points, each session starting at 0
+    and ending at ``end_depot``): ``planner.check.check_routes(problem, routing)`` re-checks it.
     ``unplanned`` lists ``(household, reason)`` for every due household not in a route
     (household = position in the states); reasons as in :mod:`planner.routing`.
     """
@@ -308,7 +318,7 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
                      states: Sequence[HouseholdState], month: int,
                      duration_s: npt.ArrayLike, distance_m: npt.ArrayLike | None = None,
                      seconds: float = 2.0, seed: int = 0, iterations: int | None = None,
-                     engine: str = "pyvrp") -> GroupMonth:
+                     engine: str = "pyvrp", n_depots: int = 1, end_depot: int = 0) -> GroupMonth:
     """Route the due households over the month's sessions.
 
     Parameters
@@ -317,22 +327,38 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
     sessions : from :func:`planner.calendar.month_sessions` (any order; sorted by time here).
     states : the zone's households, the same list ``due`` was selected from.
     month : the month planned (1-12; for the coverage projection).
-    duration_s, distance_m : int matrices, shape (1 + len(states),) * 2
-        Walking seconds / metres: row 0 the depot (village committee office), row ``1 + i``
-        household ``i`` of ``states``. ``distance_m`` defaults to ``duration_s``.
-    seconds, seed, iterations, engine : passed to :func:`planner.routing.solve_routes`.
+    duration_s, distance_m : int matrices, shape (n_depots + len(states),) * 2
+        Walking seconds / metres: rows ``0 .. n_depots-1`` the start (and end) points of the
+        sessions (row 0: the village committee office or the auxiliary member's home), row
+        ``n_depots + i`` household ``i`` of ``states``. ``distance_m`` defaults to ``duration_s``.
+    seconds, seed, iterations, engine : passed to :func:`planner.routing.solve_routes`
+        (``seconds``: wall-clock budget of the whole group, in seconds; ``iterations``: an
+        iteration limit that makes the plan independent of machine speed and load).
+    n_depots : int
+        1 (default: every session starts and ends at row 0) or 2.
+    end_depot : int
+        Where every session ends: 0 (where it started, default) or 1 (with ``n_depots=2``).
 
     Returns
     -------
     GroupMonth
-        Never raises for a month short of time; raises ``ValueError`` for malformed input.
+        Never raises for a month short of time.
+
+    Raises
+    ------
+    ValueError
+        For malformed input (matrix shape, due positions, sessions of another month, depots).
     """
+    nd = int(n_depots)
+    if nd < 1 or not 0 <= end_depot < nd:
+        raise ValueError(f"need n_depots >= 1 and 0 <= end_depot < n_depots, got {n_depots} "
+                         f"and {end_depot}")
     D = np.asarray(duration_s, dtype=np.int64)
     L = D if distance_m is None else np.asarray(distance_m, dtype=np.int64)
-    m = 1 + len(states)
+    m = nd + len(states)
     if D.shape != (m, m) or L.shape != (m, m):
-        raise ValueError(f"duration_s/distance_m must be {m}x{m} (depot + {len(states)} "
-                         f"households), got {D.shape} and {L.shape}")
+        raise ValueError(f"duration_s/distance_m must be {m}x{m} ({nd} start/end point(s) + "
+                         f"{len(states)} households), got {D.shape} and {L.shape}")
     bad = [d.household for d in due if not 0 <= d.household < len(states)]
     if bad:
         raise ValueError(f"due households {bad[:5]} are not positions in states")
@@ -344,7 +370,7 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
     due = list(due)
     sessions = sorted(sessions, key=lambda s: (s.date, s.start_min, s.part))
     n = len(due)
-    locs = np.array([0] + [1 + d.household for d in due], dtype=np.int64)
+    locs = np.array(list(range(nd)) + [nd + d.household for d in due], dtype=np.int64)
     Dm, Lm = D[np.ix_(locs, locs)], L[np.ix_(locs, locs)]
     unit = 2 * max(_finite_max(Lm), 1) + 1
     prize = np.array([min(d.prize * unit, MAX_PRIZE) for d in due], dtype=np.int64)
@@ -353,7 +379,7 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
     vehicles = []
     for s in sessions:
         early, late = session_window_s(s)
-        vehicles.append(Vehicle(0, 0, early, late, name=s.label))
+        vehicles.append(Vehicle(0, int(end_depot), early, late, name=s.label))
     ids = [str(d.household) for d in due]
 
     evening_v = [v for v, s in enumerate(sessions) if s.kind == "evening"]
@@ -377,9 +403,10 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
             for c in cs:  # keep the reason an earlier phase gave
                 reasons.setdefault(c, "time_window" if due[c].evening_only else "no_time")
             return list(cs)
-        sub = np.array([0] + [1 + c for c in cs], dtype=np.int64)
+        sub = np.array(list(range(nd)) + [nd + c for c in cs], dtype=np.int64)
         prob = RoutingProblem.from_matrices(
             Dm[np.ix_(sub, sub)], Lm[np.ix_(sub, sub)], vehicles=[vehicles[v] for v in vs],
+            n_depots=nd,
             service_s=service[cs], tw_early_s=0, tw_late_s=MAX_TIME, required=required[cs],
             prize=prize[cs], client_ids=[ids[c] for c in cs])
         res = solve_routes(prob, engine=engine, seconds=budget, seed=seed, iterations=iterations)
@@ -392,7 +419,7 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
                 vehicle=vs[r.vehicle],
                 visits=[Visit(cs[v.client], v.arrive_s, v.depart_s) for v in r.visits],
                 distance_m=r.distance_m, duration_s=r.duration_s, start_s=r.start_s,
-                end_s=r.end_s, start_depot=0, end_depot=0))
+                end_s=r.end_s, start_depot=r.start_depot, end_depot=r.end_depot))
         left = []
         for c, why in res.unassigned:
             cc = cs[c]
@@ -411,7 +438,8 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
     unassigned = sorted((c, reasons[c]) for c in range(n) if c not in served)
 
     combined = RoutingProblem.from_matrices(
-        Dm, Lm, vehicles=vehicles or [Vehicle(0, 0, 0, 0, name="none")], service_s=service,
+        Dm, Lm, vehicles=vehicles or [Vehicle(0, int(end_depot), 0, 0, name="none")],
+        n_depots=nd, service_s=service,
         tw_early_s=0, tw_late_s=MAX_TIME, required=required, prize=prize, client_ids=ids)
     routes.sort(key=lambda r: r.vehicle)
     result = RoutingResult(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +19,7 @@ from api.store.models import MonthPlan, VisitSession
 from test_cli import DEMO, zhudian
 
 TRIESEN = "990101001009"
+PLANKEN = "990101001005"
 GPX = "{http://www.topografix.com/GPX/1/1}"
 
 
@@ -130,3 +134,121 @@ def test_plan_without_zones_says_what_to_do(tmp_path: Path) -> None:
     zhudian("import", db, "--villages", DEMO / "villages.gpkg", "--areas", DEMO / "areas.gpkg", "--quiet")
     proc = zhudian("plan", db, "--month", "2026-12", check=False)
     assert proc.returncode == 2 and "zhudian zone" in proc.stderr
+
+
+# --- villages solved in parallel; sessions starting at the auxiliary member's home -------------
+
+
+@pytest.fixture(scope="module")
+def two_villages(planned, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[int, dict], dict]:
+    """Triesen and Planken zoned from the demo roster with one change: Triesen's auxiliary member
+    ZD-0033 has no home area. Planned with ``--start auxiliary`` and an iteration limit (the
+    plan then depends on the data and the seed only), serially and with two worker processes."""
+    tmp = tmp_path_factory.mktemp("parallel")
+    db = tmp / "two.db"
+    shutil.copy(planned[0], db)
+    text = (DEMO / "roster.csv").read_text(encoding="utf-8-sig")
+    assert text.count(",V018,") == 1
+    roster = tmp / "roster.csv"
+    roster.write_text(text.replace(",V018,", ",,"), encoding="utf-8")
+    zhudian("zone", db, "--village", TRIESEN, "--village", PLANKEN, "--roster", roster, "--seconds", "2", "--quiet")
+    docs, stored = {}, {}
+    for workers in (1, 2):
+        copy = tmp / f"workers{workers}.db"
+        shutil.copy(db, copy)
+        proc = zhudian("plan", copy, "--month", "2026-12", "--village", TRIESEN, "--village", PLANKEN,
+                       "--seconds", "120", "--iterations", "150", "--start", "auxiliary",
+                       "--workers", workers, "--json")
+        docs[workers] = json.loads(proc.stdout)
+        engine = store.open_store(copy, create=False)
+        try:
+            stored[workers] = {v: plans.load_month_plan(engine, v, dt.date(2026, 12, 1)) for v in (TRIESEN, PLANKEN)}
+        finally:
+            engine.dispose()
+    return db, docs, stored
+
+
+def test_parallel_plan_is_the_serial_plan(two_villages) -> None:
+    _, docs, stored = two_villages
+    assert docs[1] == docs[2]
+    assert [g["group"] for g in docs[1]["groups"]] == [f"{PLANKEN}-G1", f"{TRIESEN}-G1", f"{TRIESEN}-G2"]
+    assert sum(g["planned"] for g in docs[1]["groups"]) > 300
+    for v in (TRIESEN, PLANKEN):
+        a, b = stored[1][v], stored[2][v]
+        assert a.groups() == b.groups()
+        for g in a.groups():
+            assert [(s.date, s.kind, [(t.household_id, t.arrive) for t in s.stops]) for s in a.sessions_of(g)] == \
+                [(s.date, s.kind, [(t.household_id, t.arrive) for t in s.stops]) for s in b.sessions_of(g)]
+
+
+def test_auxiliary_start_per_group_with_fallback_reported(two_villages) -> None:
+    _, docs, _ = two_villages
+    doc = docs[1]
+    starts = {g["group"]: g["start"] for g in doc["groups"]}
+    homes = {g: s.get("area") for g, s in starts.items() if s["kind"] == "auxiliary_home"}
+    office = [g for g, s in starts.items() if s["kind"] == "depot"]
+    assert sorted(homes.values()) == ["V000", "V017"]       # Planken's and Triesen's ZD-0032
+    assert len(office) == 1 and office[0].startswith(TRIESEN)
+    assert "居住片区未填写" in starts[office[0]]["note"] and any(office[0] in n for n in doc["notes"])
+    for g in doc["groups"]:
+        assert g["end"] == g["start"]                        # --end start (default)
+        assert set(g) >= {"group", "zone", "sessions", "start"} and set(g["start"]) >= {"kind", "lon", "lat"}
+    engine = store.open_store(two_villages[0], create=False)
+    try:
+        depots = store.load_villages(engine).set_index("village_id")
+    finally:
+        engine.dispose()
+    t = depots.loc[TRIESEN]
+    assert (starts[office[0]]["lon"], starts[office[0]]["lat"]) == pytest.approx((t["depot_lon"], t["depot_lat"]))
+    home = next(g for g in homes if g.startswith(TRIESEN))
+    assert abs(starts[home]["lat"] - t["depot_lat"]) + abs(starts[home]["lon"] - t["depot_lon"]) > 1e-3
+
+
+def test_auxiliary_routes_recheck_on_a_matrix_from_the_reported_points(two_villages) -> None:
+    """Routes from the auxiliary member's home to the village office (``--end depot``), re-timed
+    by the independent checker on walking times recomputed from the points the plan reports."""
+    import geopandas as gpd
+
+    from api.plan import PlanRequest, _workday_function, month_instances
+    from geo.crs import utm_crs
+    from geo.network import WalkNetwork, travel_matrices
+    from planner.calendar import SessionRules
+    from planner.check import check_routes
+    from planner.month import MonthRules, plan_group_month, session_window_s
+    from planner.routing import RoutingProblem, Vehicle
+
+    db = two_villages[0]
+    req = PlanRequest(month="2026-12", villages=[TRIESEN], start="auxiliary", end="depot", seconds=60,
+                      iterations=100)
+    engine = store.open_store(db, create=False)
+    try:
+        village = store.load_villages(engine).set_index("village_id", drop=False).loc[TRIESEN]
+        hh, depot, insts = month_instances(engine, village, plans.load_zone_plan(engine, TRIESEN), req,
+                                           SessionRules(), MonthRules(), _workday_function(req))
+        inst = next(i for i in insts if i.start.kind == "auxiliary_home")
+        assert inst.n_depots == 2 and inst.end.kind == "depot"
+        lon = np.r_[inst.start.lon, depot[0], hh.geometry.x.to_numpy()[inst.idx]]
+        lat = np.r_[inst.start.lat, depot[1], hh.geometry.y.to_numpy()[inst.idx]]
+        crs = utm_crs(lon, lat)
+        pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs(crs)
+        roads = store.load_roads(engine, bbox=(lon.min() - 0.01, lat.min() - 0.01, lon.max() + 0.01, lat.max() + 0.01))
+    finally:
+        engine.dispose()
+    tm = travel_matrices(np.column_stack([pts.x, pts.y]), WalkNetwork.from_lines(roads.to_crs(crs).geometry.values))
+    D, L = tm.time_s.astype(np.int64), tm.distance_m.astype(np.int64)
+    gm = plan_group_month(inst.due, inst.sessions, states=inst.states, month=12, duration_s=inst.duration_s,
+                          distance_m=inst.distance_m, seconds=60, iterations=100, n_depots=2, end_depot=1)
+    assert gm.routing.routes
+    locs = np.r_[0, 1, 2 + np.array([d.household for d in gm.due])]
+    real = RoutingProblem.from_matrices(
+        D[np.ix_(locs, locs)], L[np.ix_(locs, locs)], n_depots=2,
+        vehicles=[Vehicle(0, 1, *session_window_s(s)) for s in gm.sessions],
+        service_s=[d.service_min * 60 for d in gm.due], required=False, prize=1)
+    assert check_routes(real, gm.routing) == []
+    for r in gm.routing.routes:
+        first, last = 2 + gm.due[r.visits[0].client].household, 2 + gm.due[r.visits[-1].client].household
+        assert r.start_depot == 0 and r.end_depot == 1
+        assert abs(r.visits[0].arrive_s - r.start_s - D[0, first]) <= 1      # leaves the home
+        assert abs(r.end_s - r.visits[-1].depart_s - D[last, 1]) <= 1        # ends at the office
+    assert any(D[0, 2 + gm.due[r.visits[0].client].household] != D[1, 2 + gm.due[r.visits[0].client].household]
+               for r in gm.routing.routes)

@@ -137,8 +137,8 @@ def test_offline_map_options():
     assert OSM_ODBL_ATTRIBUTION in osm and NO_TILES_BACKGROUND not in osm
     one_point = render_html(offline_map(bounds=(X0, Y0, X0, Y0)))  # padded, not an infinite zoom
     assert "fitBounds([[39.9995, 116.2995], [40.0005, 116.3005]]" in one_point
-    with pytest.raises(ValueError, match="Unknown tiles 'gaode'"):
-        offline_map(tiles="gaode")
+    with pytest.raises(ValueError, match="Unknown tiles 'bing'"):
+        offline_map(tiles="bing")
     with pytest.raises(ValueError, match="Unsupported lang 'fr'"):
         offline_map(lang="fr")
     with pytest.raises(ValueError, match="min <= max"):

@@ -232,3 +232,85 @@ def test_sessions_of_another_month_are_refused():
     with pytest.raises(ValueError, match="month 3"):
         plan_group_month(due, [Session(date(2027, 4, 6), "evening", 19 * 60, 21 * 60)],
                          states=states, month=3, duration_s=dur)
+
+
+# --- start point: the auxiliary member's home, ending at it or at the office ------------------
+
+
+def two_places(n: int, *, seed: int = 5, far_m: float = 9000.0):
+    """Row 0: the auxiliary member's home among ``n`` households (spread 300 m around it);
+    row 1: the village office ``far_m`` metres away (walking 0.9 s per metre)."""
+    rng = np.random.default_rng(seed)
+    xy = np.vstack([[0.0, 0.0], [far_m, 0.0], rng.uniform(-300, 300, (n, 2))])
+    dist = np.rint(np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))).astype(int)
+    return np.rint(dist * 0.9).astype(int), dist
+
+
+def walk_check(plan, dur, n_depots: int, end: int) -> None:
+    """Re-time every route on the real matrix (rows: the start/end points, then the households),
+    independently of the solver's report: it leaves the start point (row 0), walks to each
+    household in turn, and is back at row ``end`` when it says, inside its session."""
+    for r in plan.routing.routes:
+        s = plan.sessions[r.vehicle]
+        base = (s.date.day - 1) * 86400
+        assert base + s.start_min * 60 <= r.start_s and r.end_s <= base + s.end_min * 60
+        rows = [n_depots + plan.due[v.client].household for v in r.visits]
+        assert r.visits[0].arrive_s - r.start_s == dur[0, rows[0]]      # no windows: no waiting
+        for a, b, va, vb in zip(rows, rows[1:], r.visits, r.visits[1:]):
+            assert vb.arrive_s >= va.depart_s + dur[a, b]
+        assert r.end_s - r.visits[-1].depart_s == dur[rows[-1], end]
+
+
+def test_sessions_start_at_the_auxiliary_home_and_end_there_or_at_the_office():
+    n = 12
+    dur, dist = two_places(n)
+    states = [HouseholdState() for _ in range(n)]
+    due = select_due(states, year=2027, month=3)
+    sessions = [Session(date(2027, 3, 2), "stationing", 9 * 60, 12 * 60, "am"),
+                Session(date(2027, 3, 2), "stationing", 14 * 60 + 30, 17 * 60 + 30, "pm")]
+    # from the office, 2.25 hours away: every household is out of reach of a 3-hour session
+    office = np.ix_([1, *range(2, n + 2)], [1, *range(2, n + 2)])
+    far = plan_group_month(due, sessions, states=states, month=3, duration_s=dur[office],
+                           distance_m=dist[office], **FAST)
+    assert {why for _, why in far.unplanned} == {"unreachable"} and not far.routing.routes
+    # from the auxiliary member's home (row 0), back there: everyone fits
+    home = np.ix_([0, *range(2, n + 2)], [0, *range(2, n + 2)])
+    near = plan_group_month(due, sessions, states=states, month=3, duration_s=dur[home],
+                            distance_m=dist[home], **FAST)
+    assert near.unplanned == [] and check_routes(near.problem, near.routing) == []
+    walk_check(near, dur[home], 1, 0)
+    # from the home, ending at the office (row 1): the walk back takes 2.25 of the 3 hours
+    there = plan_group_month(due, sessions, states=states, month=3, duration_s=dur, distance_m=dist,
+                             n_depots=2, end_depot=1, **FAST)
+    assert check_routes(there.problem, there.routing) == []
+    assert all(r.start_depot == 0 and r.end_depot == 1 for r in there.routing.routes)
+    assert 0 < len(there.routing.served) < n
+    walk_check(there, dur, 2, 1)
+    with pytest.raises(ValueError, match="end_depot"):
+        plan_group_month(due, sessions, states=states, month=3, duration_s=dur, n_depots=2, end_depot=2)
+    with pytest.raises(ValueError, match="14x14"):
+        plan_group_month(due, sessions, states=states, month=3, duration_s=dur[home], n_depots=2,
+                         end_depot=1)
+
+
+def _solve(kw: dict):
+    return plan_group_month(**kw)
+
+
+def test_a_worker_process_gives_the_same_plan_as_in_process():
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    n = 40
+    dur, dist = zone(n, seed=6)
+    states = [HouseholdState() for _ in range(n)]
+    kw = dict(due=select_due(states, year=2027, month=4),
+              sessions=month_sessions(2027, 4, rules=SessionRules(), is_workday=weekdays_only),
+              states=states, month=4, duration_s=dur, distance_m=dist, seed=3, seconds=30.0,
+              iterations=200)
+    here = _solve(kw)
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        there = pool.submit(_solve, kw).result()
+    assert [(r.vehicle, r.visits, r.distance_m) for r in here.routing.routes] == \
+        [(r.vehicle, r.visits, r.distance_m) for r in there.routing.routes]
+    assert here.unplanned == there.unplanned and here.routing.served
