@@ -254,7 +254,7 @@ def _print_sheets_summary(r: dict) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from api.demo import run_demo
 
-    steps = _Steps(36, args.quiet)
+    steps = _Steps(64, args.quiet)
     try:
         summary = run_demo(Path(args.out), progress=steps)
     finally:

@@ -53,6 +53,7 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
     """
     from api.maps import write_coverage_maps, write_route_maps
     from api.plan import PlanRequest, run_plan
+    from api.sheets import SheetsRequest, run_sheets
     from api.zoning import ZoneRequest, run_zoning
     from maps.offline import save_html
     from maps.overview import overview_map
@@ -108,9 +109,14 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
     finally:
         engine.dispose()
     group_village = {g["group"]: g["village"] for g in month["groups"]}
-    # Printed sheets (api.sheets, PDF): pass them here as {village id: [(link text, path), ...]}
-    # and they get their own column in the index.
-    sheets: dict[str, list[tuple[str, Path]]] | None = None
+
+    step("打印路线单和分片地图 (PDF)")
+    printed = run_sheets(db, SheetsRequest(month=DEMO_MONTH), out / "sheets", progress=step)
+    sheets: dict[str, list[tuple[str, Path]]] = {}
+    for f in sorted(printed["files"], key=lambda f: (f["kind"] != "zone_map", f["group"] or "")):
+        short = (f["group"] or "").removeprefix(str(f["village"]) + "-")
+        text = "A3 分片地图" if f["kind"] == "zone_map" else f"{short} 路线单 ({f['pages']} 页)"
+        sheets.setdefault(f["village"], []).append((text, Path(f["path"])))
     index = _write_index(out, villages, zone_maps, overview, route_maps=route_maps, group_village=group_village,
                          coverage=coverage, village_coverage=village_coverage, sheets=sheets)
 
@@ -132,10 +138,14 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
         f"分片地图: {out / 'zones'} ({len(zone_maps)} 张)",
         f"路线图: {out / 'routes'} ({len(route_maps)} 张, 每组一张); 走访覆盖图: {coverage} "
         f"及 {out / 'coverage'} ({len(village_coverage)} 张)",
+        f"打印单 (PDF): {out / 'sheets'} ({sum(1 for f in printed['files'] if f['kind'] == 'route_sheets')} 份路线单, "
+        f"{sum(f['pages'] for f in printed['files'])} 页; 各村 A3 分片地图 "
+        f"{sum(1 for f in printed['files'] if f['kind'] == 'zone_map')} 张)",
         f"全部输出: {index}",
     ])
     return DemoSummary(db=db, files=[db, overview, out / "zones.geojson", *zone_maps, *route_maps.values(),
-                                     coverage, *village_coverage.values(), index],
+                                     coverage, *village_coverage.values(),
+                                     *(Path(f["path"]) for f in printed["files"]), index],
                        report={**report, "zoning": zoning, "plan": month}, text=text)
 
 
