@@ -148,7 +148,7 @@ def solve(inst: Instance, engine: str, seconds: float, month: int) -> dict:
     return {"group": inst.group, "engine": engine, "seconds": seconds, "wall_s": round(wall, 2),
             "due": len(inst.due), "served": len(served), "unplanned": len(res.unassigned),
             "reasons": dict(Counter(r for _, r in res.unassigned)),
-            "served_by_class": dict(Counter(inst.due[c].priority for c in served)),
+            "served_by_class": dict(Counter(gm.due[c].priority for c in served)),
             "walk_m": int(res.distance_m), "objective": served_prize - int(res.distance_m),
             "status": res.status, "solver_status": res.solver_status,
             "violations": violations[:5], "n_violations": len(violations),

@@ -80,7 +80,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from types import MappingProxyType
 
@@ -314,6 +314,32 @@ def _finite_max(m: npt.NDArray[np.int64]) -> int:
     return int(ok.max()) if ok.size else 0
 
 
+def _quota_nearest_first(due: list[Due], duration_s: npt.NDArray[np.int64], n_depots: int) -> list[Due]:
+    """Give this month's never-visited quota to the never-visited households nearest the start.
+
+    :func:`select_due` knows how many never-visited households the month should take (the
+    front-loaded quota) but not where they are, so it marks the first ones in the list.  Here
+    the same number is marked again, nearest the start of the sessions first (walking time,
+    then position): the month's quota is then one compact part of the zone, which the teams can
+    cover in a few sessions, instead of households scattered over all of it; the rest of the zone
+    follows in the next months.  Prizes move with the mark; everything else is unchanged.
+    """
+    never = [k for k, d in enumerate(due) if d.priority == "never_visited"]
+    within = [k for k in never if due[k].within_quota]
+    beyond = [k for k in never if not due[k].within_quota]
+    if not within or not beyond:
+        return due
+    p_in, p_out = due[within[0]].prize, due[beyond[0]].prize
+    order = sorted(never, key=lambda k: (int(duration_s[0, n_depots + due[k].household]), due[k].household))
+    chosen = set(order[:len(within)])
+    out = list(due)
+    for k in never:
+        inside = k in chosen
+        out[k] = replace(due[k], within_quota=inside, prize=p_in if inside else p_out)
+    out.sort(key=lambda d: (-d.prize, d.household))
+    return out
+
+
 def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
                      states: Sequence[HouseholdState], month: int,
                      duration_s: npt.ArrayLike, distance_m: npt.ArrayLike | None = None,
@@ -367,7 +393,7 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
     months = {(s.date.year, s.date.month) for s in sessions}
     if len(months) > 1 or any(mo != month for _, mo in months):
         raise ValueError(f"sessions must all be in month {month}, got {sorted(months)}")
-    due = list(due)
+    due = _quota_nearest_first(list(due), D, nd)
     sessions = sorted(sessions, key=lambda s: (s.date, s.start_min, s.part))
     n = len(due)
     locs = np.array(list(range(nd)) + [nd + d.household for d in due], dtype=np.int64)

@@ -150,7 +150,7 @@ def test_time_short_drops_lowest_prize_first_with_reason():
     unplanned = dict(plan.unplanned)
     assert served.isdisjoint(unplanned) and served | set(unplanned) == set(range(n))
     assert set(unplanned.values()) == {"no_time"}
-    prize = {d.household: d.prize for d in due}
+    prize = {d.household: d.prize for d in plan.due}  # the quota marks are the plan's (nearest first)
     assert min(prize[h] for h in served) >= max(prize[h] for h in unplanned)
     assert set(range(5)) <= served                 # the monthly elderly households
     assert 5 < len(served) < n
@@ -314,3 +314,21 @@ def test_a_worker_process_gives_the_same_plan_as_in_process():
     assert [(r.vehicle, r.visits, r.distance_m) for r in here.routing.routes] == \
         [(r.vehicle, r.visits, r.distance_m) for r in there.routing.routes]
     assert here.unplanned == there.unplanned and here.routing.served
+
+
+def test_never_visited_quota_goes_to_the_households_nearest_the_start():
+    n = 24
+    dur, dist = zone(n, seed=4, spacing=120.0)
+    states = [HouseholdState()] * n
+    due = select_due(states, year=2027, month=3)   # quota ceil(24/10) = 3 of 24 never visited
+    assert sum(d.within_quota for d in due) == 3
+    sessions = [Session(date(2027, 3, 2), "stationing", 9 * 60, 12 * 60, "am")]
+    plan = plan_group_month(due, sessions, states=states, month=3, duration_s=dur,
+                            distance_m=dist, **FAST)
+    marked = sorted(d.household for d in plan.due if d.within_quota)
+    nearest = sorted(sorted(range(n), key=lambda h: (int(dur[0, 1 + h]), h))[:3])
+    assert marked == nearest
+    top = max(d.prize for d in plan.due)
+    assert {d.household for d in plan.due if d.prize == top} == set(marked)
+    served = {h for hs in plan.session_households().values() for h in hs}
+    assert set(marked) <= served
