@@ -27,7 +27,7 @@ import time
 import warnings
 
 import numpy as np
-from pyvrp import Client, Depot, Location, ProblemData, VehicleType
+from pyvrp import Activity, ActivityType, Client, Depot, Location, ProblemData, Route, Solution, VehicleType
 from pyvrp import SolveParams
 from pyvrp import solve as pyvrp_solve
 from pyvrp.constants import MAX_VALUE
@@ -149,12 +149,32 @@ def _params(inp: EngineInput) -> SolveParams:
     return SolveParams()
 
 
-def _run(inp: EngineInput, data: ProblemData, stop: _Stop):
+def _initial(inp: EngineInput, data: ProblemData, members: list[list[int]]) -> Solution | None:
+    """``inp.initial`` (client orders per vehicle) as a PyVRP solution, or None."""
+    if not inp.initial:
+        return None
+    position = {int(c): k for k, c in enumerate(inp.clients)}
+    type_of = {v: t for t, vs in enumerate(members) for v in vs}
+    routes = []
+    for v, order in enumerate(inp.initial):
+        visits = [position[c] for c in order if c in position]
+        if visits:
+            routes.append(Route(data, [Activity(ActivityType.CLIENT, k) for k in visits], type_of[v]))
+    if not routes:
+        return None
+    try:
+        return Solution(data, routes)
+    except RuntimeError as exc:  # not a valid solution (a client twice, too many vehicles)
+        logger.info("pyvrp: initial solution not used (%s)", exc)
+        return None
+
+
+def _run(inp: EngineInput, data: ProblemData, stop: _Stop, initial: Solution | None = None):
     with warnings.catch_warnings():
         # "PyVRP struggles to find a feasible solution": handled below (required clients relaxed)
         warnings.simplefilter("ignore", PenaltyBoundWarning)
         return pyvrp_solve(data, stop, seed=inp.seed, collect_stats=False, display=False,
-                           params=_params(inp))
+                           params=_params(inp), initial_solution=initial)
 
 
 def solve(inp: EngineInput) -> EngineOutput:
@@ -162,7 +182,7 @@ def solve(inp: EngineInput) -> EngineOutput:
     has_required = bool(p.required[inp.clients].any())
     data, members = _data(inp, relax_required=False)
     stop = _Stop(inp.seconds, inp.iterations, give_up=GIVE_UP if has_required else None)
-    res = _run(inp, data, stop)
+    res = _run(inp, data, stop, _initial(inp, data, members))
     status = f"pyvrp: {res.num_iterations} iterations in {res.runtime:.1f} s"
     notes: list[str] = []
     best = res.best

@@ -314,6 +314,14 @@ def _finite_max(m: npt.NDArray[np.int64]) -> int:
     return int(ok.max()) if ok.size else 0
 
 
+_STAGED_MIN = 150
+"""Groups with at least this many candidates (in one phase) plan their most urgent households
+first (PyVRP), when those are at most :data:`_STAGED_SHARE` of them."""
+_STAGED_SHARE = 0.6
+_STAGED_FIRST = 0.3
+"""Share of a phase's budget for the first, most-urgent-only search."""
+
+
 def _quota_nearest_first(due: list[Due], duration_s: npt.NDArray[np.int64], n_depots: int) -> list[Due]:
     """Give this month's never-visited quota to the never-visited households nearest the start.
 
@@ -429,13 +437,29 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
             for c in cs:  # keep the reason an earlier phase gave
                 reasons.setdefault(c, "time_window" if due[c].evening_only else "no_time")
             return list(cs)
-        sub = np.array(list(range(nd)) + [nd + c for c in cs], dtype=np.int64)
-        prob = RoutingProblem.from_matrices(
-            Dm[np.ix_(sub, sub)], Lm[np.ix_(sub, sub)], vehicles=[vehicles[v] for v in vs],
-            n_depots=nd,
-            service_s=service[cs], tw_early_s=0, tw_late_s=MAX_TIME, required=required[cs],
-            prize=prize[cs], client_ids=[ids[c] for c in cs])
-        res = solve_routes(prob, engine=engine, seconds=budget, seed=seed, iterations=iterations)
+        def problem(sel: list[int]) -> RoutingProblem:
+            sub = np.array(list(range(nd)) + [nd + c for c in sel], dtype=np.int64)
+            return RoutingProblem.from_matrices(
+                Dm[np.ix_(sub, sub)], Lm[np.ix_(sub, sub)], vehicles=[vehicles[v] for v in vs],
+                n_depots=nd,
+                service_s=service[sel], tw_early_s=0, tw_late_s=MAX_TIME, required=required[sel],
+                prize=prize[sel], client_ids=[ids[c] for c in sel])
+
+        initial = None
+        urgent = [c for c in cs if prize[c] > min(prize[cs])]
+        if engine == "pyvrp" and len(cs) >= _STAGED_MIN and 0 < len(urgent) <= _STAGED_SHARE * len(cs):
+            # the most urgent first, on their own (a small problem, solved well quickly); then
+            # everyone, starting from those routes
+            first = solve_routes(problem(urgent), engine=engine, seconds=_STAGED_FIRST * budget, seed=seed,
+                                 iterations=None if iterations is None else max(1, iterations // 3))
+            total_seconds += first.seconds
+            at = {c: k for k, c in enumerate(cs)}
+            initial = [[] for _ in vs]
+            for r in first.routes:
+                initial[r.vehicle] = [at[urgent[v.client]] for v in r.visits]
+            budget = max(0.1 * budget, budget - first.seconds)
+        res = solve_routes(problem(cs), engine=engine, seconds=budget, seed=seed, iterations=iterations,
+                           initial=initial)
         total_seconds += res.seconds
         statuses.append(res.status)
         if res.solver_status:

@@ -396,6 +396,9 @@ class EngineInput:
     timed: bool
     """False when no time window or session length can ever bind (pure TSP/CVRP): engines may
     then skip time constraints entirely."""
+    initial: list[list[int]] | None = None
+    """A starting solution (client order per vehicle; only clients in ``clients``), or None.
+    PyVRP starts its search from it; OR-Tools ignores it."""
 
 
 @dataclass
@@ -495,7 +498,8 @@ def _repair(p: RoutingProblem, vehicle: int, clients: list[int]) -> list[int]:
 
 def solve_routes(problem: RoutingProblem, *, engine: str = "pyvrp", seconds: float = 5.0,
                  seed: int = 0, vehicles_first: bool = False,
-                 iterations: int | None = None) -> RoutingResult:
+                 iterations: int | None = None,
+                 initial: Sequence[Sequence[int]] | None = None) -> RoutingResult:
     """Plan the sessions' routes.
 
     Parameters
@@ -508,6 +512,8 @@ def solve_routes(problem: RoutingProblem, *, engine: str = "pyvrp", seconds: flo
     vehicles_first : minimise the number of sessions used first, then distance.
     iterations : stop after this many PyVRP iterations / OR-Tools solutions (or ``seconds``,
         whichever comes first) so the plan does not depend on machine speed.
+    initial : client order per vehicle to start the search from (PyVRP; e.g. the routes of the
+        most urgent clients, planned first); clients the pre-check rules out are dropped from it.
 
     Returns
     -------
@@ -540,9 +546,16 @@ def solve_routes(problem: RoutingProblem, *, engine: str = "pyvrp", seconds: flo
         optional = clients[~p.required[clients]]
         required_penalty = (bound + (vehicle_cost + max(v.fixed_cost for v in p.vehicles))
                             * len(p.vehicles) + int(p.prize[optional].sum()) + 1)
+        start = None
+        if initial is not None:
+            if len(initial) != len(p.vehicles):
+                raise ValueError(f"initial has {len(initial)} routes for {len(p.vehicles)} vehicles")
+            ok = set(clients.tolist())
+            start = [[int(c) for c in order if int(c) in ok] for order in initial]
         inp = EngineInput(problem=p, clients=clients, seconds=float(seconds), seed=int(seed),
                           iterations=iterations, vehicle_cost=vehicle_cost,
-                          required_penalty=required_penalty, timed=_time_binds(p, clients))
+                          required_penalty=required_penalty, timed=_time_binds(p, clients),
+                          initial=start)
         if engine == "pyvrp":
             from planner import _pyvrp as eng
         else:

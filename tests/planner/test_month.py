@@ -332,3 +332,20 @@ def test_never_visited_quota_goes_to_the_households_nearest_the_start():
     assert {d.household for d in plan.due if d.prize == top} == set(marked)
     served = {h for hs in plan.session_households().values() for h in hs}
     assert set(marked) <= served
+
+
+def test_a_large_group_plans_its_most_urgent_households_first():
+    """With 150+ candidates and a few urgent ones, the urgent households are routed on their own
+    first and the full search starts from those routes: they are all served."""
+    n = 180
+    dur, dist = zone(n, seed=8, spacing=400.0)
+    states = ([HouseholdState(1, date(2027, 3, 1), "met", ("elderly_alone",))] * 12
+              + [HouseholdState(1, date(2027, 3, 5), "met")] * 8 + [HouseholdState()] * (n - 20))
+    due = select_due(states, year=2027, month=5)
+    sessions = [Session(date(2027, 5, d), "stationing", 9 * 60, 12 * 60, "am") for d in (4, 11)]
+    plan = plan_group_month(due, sessions, states=states, month=5, duration_s=dur,
+                            distance_m=dist, seconds=3.0, seed=0)
+    assert check_routes(plan.problem, plan.routing) == []
+    served = {h for hs in plan.session_households().values() for h in hs}
+    assert set(range(12)) <= served, dict(plan.unplanned)  # the monthly elderly households
+    assert len(served) < n and dict(plan.unplanned)
