@@ -11,8 +11,9 @@ PYTEST_ARGS ?=
 demo: install system-deps
 	$(BIN)/zhudian demo --out out/demo
 
+# the store tests also run against a throwaway PostgreSQL + PostGIS cluster (ZHUDIAN_TEST_PG_URL)
 test: install-dev system-deps
-	$(BIN)/pytest $(PYTEST_ARGS)
+	sh .ci/with-postgres.sh $(BIN)/pytest $(PYTEST_ARGS)
 
 install: $(RUNTIME_STAMP)
 install-dev: $(DEV_STAMP)
@@ -30,7 +31,8 @@ $(DEV_STAMP): $(RUNTIME_STAMP)
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,bench]"
 	touch $@
 
-# Debian packages: a CJK font (maps and printed sheets), Chromium (map tests), poppler (PDF checks)
+# Debian packages: a CJK font (maps and printed sheets), Chromium (map tests), poppler (PDF checks),
+# PostgreSQL + PostGIS (store tests on the production backend)
 system-deps:
 	@sh .ci/system-deps.sh
 

@@ -5,6 +5,10 @@ need=""
 fc-list 2>/dev/null | grep -q "Noto Sans CJK" || need="$need fonts-noto-cjk"
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v pdftoppm >/dev/null 2>&1 || need="$need poppler-utils"
+# PostgreSQL + PostGIS: the store tests run against a throwaway cluster too (.ci/with-postgres.sh).
+# postgresql-postgis is Debian's metapackage for postgresql-<default version>-postgis-3.
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need="$need postgresql"
+ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need="$need postgresql-postgis"
 [ -z "$need" ] && exit 0
 echo "Installing Debian packages:$need"
 if [ "$(id -u)" = "0" ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else

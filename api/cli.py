@@ -251,6 +251,209 @@ def _print_sheets_summary(r: dict) -> None:
         print(f"  {kinds.get(f['kind'], f['kind'])}: {Path(f['path']).name} ({f['pages']} 页)")
 
 
+def _service_settings(args: argparse.Namespace):
+    """The service settings (environment / .env) with the DB argument; None after printing why not."""
+    from pydantic import ValidationError
+
+    from api.service.settings import Settings
+
+    try:
+        return Settings(db=args.db)
+    except ValidationError as exc:
+        for e in exc.errors():
+            print(f"错误: {e['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.service import create_app
+
+    settings = _service_settings(args)
+    if settings is None:
+        return EXIT_INPUT
+    if not args.quiet:
+        print(f"驻点服务: http://{args.host}:{args.port}/api/v1/docs (数据库 {settings.store})", file=sys.stderr)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info" if args.verbose else "warning",
+                timeout_graceful_shutdown=5)
+    return EXIT_OK
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from api import store
+    from api.service.security import create_token
+
+    settings = _service_settings(args)
+    if settings is None:
+        return EXIT_INPUT
+    try:
+        engine = store.open_store(settings.store, create=False)
+    except (FileNotFoundError, ValueError) as exc:
+        _print_problem(exc, False)
+        return EXIT_INPUT
+    try:
+        token, info = create_token(engine, settings.secret.get_secret_value(), role=args.role,
+                                   name=args.name, town=args.town, group=args.group)
+    except ValueError as exc:
+        _print_problem(exc, False)
+        return EXIT_INPUT
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps({"token": token, **info}, ensure_ascii=False))
+    else:
+        scope = info["group"] or info["town"] or "全市"
+        print(token)
+        if not args.quiet:
+            print(f"令牌 {info['id']}: {info['name']}, {info['role']}, 范围 {scope}。令牌只显示这一次, 请妥善保存。",
+                  file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_visits_import(args: argparse.Namespace) -> int:
+    from api.visits import run_visits_import
+
+    report = _run_job(args, 2, lambda steps: run_visits_import(args.db, args.file, progress=steps),
+                      _print_visits_summary)
+    return EXIT_INPUT if report is None else EXIT_OK
+
+
+def _print_visits_summary(r: dict) -> None:
+    from api.visits import OUTCOME_ZH
+
+    outcomes = ", ".join(f"{OUTCOME_ZH.get(k, k)} {v}" for k, v in sorted(r["outcomes"].items())) or "无"
+    print(f"已导入 {r['file']}: {r['rows']} 行, 新增走访 {r['created']} 条 ({outcomes}), "
+          f"已存在 (重复导入) {r['existing']} 条, 文件内重复 {r['repeated']} 行, 新增问题 {r['problems']} 个, "
+          f"已搬走 {r['moved']} 户 (自走访之日起不计入走访率)")
+
+
+def _problem_filters(args: argparse.Namespace) -> dict:
+    import datetime as dt
+
+    as_of = dt.date.fromisoformat(args.as_of) if getattr(args, "as_of", None) else None
+    return {"status": args.status or None, "village_id": args.village, "town": args.town,
+            "overdue": bool(getattr(args, "overdue", False)), "as_of": as_of}
+
+
+def cmd_problems(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from api import visits
+
+    try:
+        if args.problems_command == "list":
+            records = visits.problem_list(args.db, **_problem_filters(args))
+            if args.json:
+                print(json.dumps([r.as_dict() for r in records], ensure_ascii=False, indent=1))
+            elif not args.quiet:
+                for r in records:
+                    late = f" 逾期 {r.overdue_days} 天" if r.overdue_days else ""
+                    print(f"#{r.id} [{visits.STATUS_ZH.get(r.status, r.status)}{late}] {r.village or ''} {r.household_id} "
+                          f"{r.category or ''} · {r.text} · {r.department or '未定部门'} · 期限 {r.deadline or '—'}"
+                          + (f" · {r.resolution_note}" if r.resolution_note else ""))
+                print(f"共 {len(records)} 个问题")
+        elif args.problems_command == "update":
+            from api import store
+            from api.store.visits import update_problem
+
+            engine = store.open_store(args.db, create=False)
+            try:
+                r = update_problem(engine, args.id, status=args.status, note=args.note,
+                                   on=dt.date.fromisoformat(args.date) if args.date else None,
+                                   department=args.department,
+                                   deadline=dt.date.fromisoformat(args.deadline) if args.deadline else None)
+            finally:
+                engine.dispose()
+            if args.json:
+                print(json.dumps(r.as_dict(), ensure_ascii=False))
+            elif not args.quiet:
+                extra = " (下月计划将安排回访, 告知群众办理结果)" if r.status in ("resolved", "cannot_resolve") else ""
+                print(f"问题 #{r.id}: {visits.STATUS_ZH.get(r.status, r.status)}{extra}")
+        elif args.problems_command == "export":
+            records = visits.problem_list(args.db, **_problem_filters(args))
+            path = visits.export_problems(records, args.out)
+            if not args.quiet:
+                print(f"已导出 {len(records)} 个问题到 {path}")
+        else:  # categories
+            cats = visits.run_categories(args.db, args.load)
+            for c in cats:
+                print(f"{c.name}\t{c.department or ''}\t{c.days} 天")
+    except (InputError, ValueError, FileNotFoundError) as exc:
+        _print_problem(exc, getattr(args, "json", False))
+        return EXIT_INPUT
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from api.report import ReportRequest, run_report
+
+    try:
+        req = ReportRequest(out=args.out, month=args.month, quarter=args.quarter, town=args.town)
+    except ValueError as exc:
+        _print_problem(exc, args.json)
+        return EXIT_INPUT
+    report = _run_job(args, 5, lambda steps: run_report(args.db, req, progress=steps), _print_report_summary)
+    return EXIT_INPUT if report is None else EXIT_OK
+
+
+def _print_report_summary(r: dict) -> None:
+    t = r["total"]
+
+    def pct(v):
+        return "—" if v is None else f"{v:.1%}"
+
+    print(f"{r['period']}通报 ({r['format'].upper()}, {r['bytes'] / 1e6:.2f} MB, {r['seconds']} 秒): {r['out']}")
+    print(f"  住户 {t['households']}, 今年已走访 {t['visited']} ({pct(t['visit_rate'])}), 问题 {t['problems']} "
+          f"(办结率 {pct(t['resolution_rate'])}, 逾期 {t['overdue']}), 预计年底覆盖 {pct(t['projected'])}")
+
+
+def cmd_spotcheck(args: argparse.Namespace) -> int:
+    from api import spotcheck
+
+    if args.action == "record":
+        if not args.file:
+            _print_problem(ValueError("用法: zhudian spotcheck DB record 填好的表格.csv"), args.json)
+            return EXIT_INPUT
+        report = _run_job(args, 1, lambda steps: spotcheck.run_record(args.db, args.file), _print_record_summary)
+        return EXIT_INPUT if report is None else EXIT_OK
+    if args.action is not None or not args.date:
+        _print_problem(ValueError("用法: zhudian spotcheck DB --date YYYY-MM-DD [--seed S] 或 zhudian spotcheck DB record FILE"),
+                       args.json)
+        return EXIT_INPUT
+    try:
+        req = spotcheck.SpotCheckRequest(date=args.date, villages=args.villages, households=args.households,
+                                         seed=args.seed, weeks=args.weeks, town=args.town)
+    except ValueError as exc:
+        _print_problem(exc, args.json)
+        return EXIT_INPUT
+    if not args.json and not args.quiet and args.seed is None:
+        print(f"随机种子 (复现此次抽样用 --seed): {req.seed}", file=sys.stderr)
+    report = _run_job(args, 3, lambda steps: spotcheck.run_spotcheck(args.db, req, out=args.out, progress=steps),
+                      _print_spotcheck_summary)
+    return EXIT_INPUT if report is None else EXIT_OK
+
+
+def _print_spotcheck_summary(r: dict) -> None:
+    n = sum(len(v["households"]) for v in r["villages"])
+    print(f"暗访抽查 #{r['check_id']} ({r['date']}, 种子 {r['seed']}): 从 {r['eligible']} 户中抽取 {n} 户")
+    for v in r["villages"]:
+        print(f"  {v['name']} ({v['village_id']}): {len(v['households'])} 户, 步行约 {v['walk_m'] / 1000:.1f} 公里: "
+              + " → ".join(v["households"]))
+    for f in r["files"]:
+        print(f"  {f}")
+
+
+def _print_record_summary(r: dict) -> None:
+    from api.report import LQAS_ZH
+
+    print(f"已记录 {r['rows']} 户: 确认走访 {r['confirmed']}, 未确认 {r['not_confirmed']}, 无人 {r['not_found']}")
+    for g in r["groups"]:
+        print(f"  {g['group']}: 核实 {g['confirmed']}/{g['checked']} ({g['verification_rate']:.0%})")
+    for z in r["zones"]:
+        print(f"  片区 {z['zone']}: {z['confirmed']}/{z['checked']} → {LQAS_ZH.get(z['lqas'], z['lqas'])}")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from api.demo import run_demo
 
@@ -367,6 +570,84 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--cards", action="store_true", help="同时为本月走访的住户打印驻点联系卡")
     sh.add_argument("--json", action="store_true", help="输出 JSON 报告")
     sh.set_defaults(func=cmd_sheets)
+
+    srv = sub.add_parser("serve", parents=[common], help="启动 HTTP 服务 (API 在 /api/v1, 文档在 /api/v1/docs)")
+    srv.add_argument("db", help="数据库文件 (SQLite), 不存在时新建; 设置 ZHUDIAN_DATABASE_URL 时用它")
+    srv.add_argument("--host", default="127.0.0.1", help="监听地址 (默认 127.0.0.1, 只限本机)")
+    srv.add_argument("--port", type=int, default=8000, help="端口 (默认 8000)")
+    srv.set_defaults(func=cmd_serve)
+
+    tok = sub.add_parser("token", help="管理 HTTP 服务的访问令牌")
+    tok_sub = tok.add_subparsers(dest="token_command", required=True)
+    tc = tok_sub.add_parser("create", parents=[common], help="生成访问令牌 (只显示一次; 数据库只存其哈希)")
+    tc.add_argument("db", help="数据库文件 (与 zhudian serve 相同, 且 ZHUDIAN_SECRET 相同)")
+    tc.add_argument("--role", required=True, choices=["city_admin", "town_admin", "group_member", "inspector"],
+                    help="city_admin 市级管理员, town_admin 镇级管理员 (需 --town), "
+                         "group_member 小组成员 (需 --group), inspector 督查 (只读)")
+    tc.add_argument("--town", metavar="镇名", help="镇级管理员的镇 (镇名或编号)")
+    tc.add_argument("--group", metavar="ID", help="小组成员的小组编号, 如 990101001009-G1")
+    tc.add_argument("--name", default="未命名", help="持有人 (写入审计日志)")
+    tc.add_argument("--json", action="store_true", help="输出 JSON")
+    tc.set_defaults(func=cmd_token_create)
+
+    vis = sub.add_parser("visits", help="走访记录: 导入路线单上登记的走访结果")
+    vis_sub = vis.add_subparsers(dest="visits_command", required=True)
+    vi = vis_sub.add_parser("import", parents=[common], help="导入走访结果 (CSV/XLSX; 重复导入不会重复记录)")
+    vi.add_argument("db")
+    vi.add_argument("file", help="CSV 或 XLSX: 户编号, 日期, 小组, 结果 (已见面/不在家/拒访/已搬走), 备注, 问题 [, 问题类别, 责任部门, 办结期限]")
+    vi.add_argument("--json", action="store_true", help="输出 JSON 报告")
+    vi.set_defaults(func=cmd_visits_import)
+
+    prob = sub.add_parser("problems", help="问题台账: 列出、更新状态、导出、类别表")
+    prob.add_argument("db")
+    prob_sub = prob.add_subparsers(dest="problems_command", required=True)
+    for name, helptext in (("list", "列出问题"), ("export", "导出问题台账 (.xlsx 或 .csv)")):
+        pl = prob_sub.add_parser(name, parents=[common], help=helptext)
+        pl.add_argument("--overdue", action="store_true", help="只列逾期未办结的问题")
+        pl.add_argument("--village", metavar="ID", help="只列这个行政村")
+        pl.add_argument("--town", metavar="镇名", help="只列这个镇 (镇名或编号前缀)")
+        pl.add_argument("--status", action="append", choices=["open", "in_progress", "resolved", "cannot_resolve"],
+                        help="只列这些状态 (可重复)")
+        pl.add_argument("--as-of", metavar="YYYY-MM-DD", help="按这一天计算逾期 (默认今天)")
+        pl.add_argument("--json", action="store_true", help="输出 JSON")
+        if name == "export":
+            pl.add_argument("--out", required=True, metavar="FILE.xlsx|.csv")
+    pu = prob_sub.add_parser("update", parents=[common], help="更新问题状态 (办结后下月计划自动安排回访)")
+    pu.add_argument("id", type=int, help="问题编号 (见 list)")
+    pu.add_argument("--status", choices=["open", "in_progress", "resolved", "cannot_resolve"],
+                    help="open 待办, in_progress 办理中, resolved 已解决, cannot_resolve 无法解决 (须 --note 说明原因)")
+    pu.add_argument("--note", help="办理情况或无法解决的原因")
+    pu.add_argument("--date", metavar="YYYY-MM-DD", help="办结日期 (默认今天)")
+    pu.add_argument("--department", help="责任部门")
+    pu.add_argument("--deadline", metavar="YYYY-MM-DD", help="办结期限")
+    pu.add_argument("--json", action="store_true", help="输出 JSON")
+    pc = prob_sub.add_parser("categories", parents=[common], help="查看或替换问题类别表")
+    pc.add_argument("--load", metavar="FILE", help="用此表格替换类别表 (列: 类别, 责任部门, 办理天数)")
+    prob.set_defaults(func=cmd_problems)
+
+    rep = sub.add_parser("report", parents=[common], help="月度/季度通报: 走访率、问题办结、排名、趋势、覆盖图 (HTML/PDF/XLSX)")
+    rep.add_argument("db")
+    rp = rep.add_mutually_exclusive_group(required=True)
+    rp.add_argument("--month", metavar="YYYY-MM", help="月度通报")
+    rp.add_argument("--quarter", metavar="YYYYQn", help="季度通报, 如 2026Q4")
+    rep.add_argument("--town", metavar="镇名", help="只统计这个镇 (镇名或编号前缀; 默认全部)")
+    rep.add_argument("--out", required=True, metavar="FILE.html|.pdf|.xlsx")
+    rep.add_argument("--json", action="store_true", help="输出 JSON 摘要")
+    rep.set_defaults(func=cmd_report)
+
+    sc = sub.add_parser("spotcheck", parents=[common], help="暗访抽查: 抽样、督查路线和清单; record 记录核实结果")
+    sc.add_argument("db")
+    sc.add_argument("action", nargs="?", choices=["record"], help="record: 记录填好的核实表")
+    sc.add_argument("file", nargs="?", help="填好的核实表 (CSV/XLSX, record 时)")
+    sc.add_argument("--date", metavar="YYYY-MM-DD", help="暗访日期 (抽查此前几周报告已走访的住户)")
+    sc.add_argument("--villages", type=int, default=3, metavar="N", help="抽查行政村数 (默认 3)")
+    sc.add_argument("--households", type=int, default=20, metavar="M", help="每村抽查户数 (默认 20)")
+    sc.add_argument("--weeks", type=int, default=4, help="抽查此前几周的走访 (默认 4)")
+    sc.add_argument("--seed", type=int, help="随机种子 (默认随机产生并打印; 同一种子复现同一抽样)")
+    sc.add_argument("--town", metavar="镇名", help="只抽这个镇")
+    sc.add_argument("--out", metavar="目录", help="写出抽查清单 PDF 和核实表 CSV")
+    sc.add_argument("--json", action="store_true", help="输出 JSON")
+    sc.set_defaults(func=cmd_spotcheck)
 
     demo = sub.add_parser("demo", parents=[common], help="用自带示范数据跑一遍完整流程")
     demo.add_argument("--out", default="out/demo", help="输出目录 (默认 out/demo)")

@@ -117,8 +117,15 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
         short = (f["group"] or "").removeprefix(str(f["village"]) + "-")
         text = "A3 分片地图" if f["kind"] == "zone_map" else f"{short} 路线单 ({f['pages']} 页)"
         sheets.setdefault(f["village"], []).append((text, Path(f["path"])))
+    review = _review(db, out, step)
+    engine = store.open_store(db, create=False)
+    try:  # the coverage maps again, now that the quarter's visits are in
+        coverage, village_coverage = write_coverage_maps(engine, REVIEW_AS_OF, out / "coverage.html", out / "coverage")
+    finally:
+        engine.dispose()
     index = _write_index(out, villages, zone_maps, overview, route_maps=route_maps, group_village=group_village,
-                         coverage=coverage, village_coverage=village_coverage, sheets=sheets)
+                         coverage=coverage, village_coverage=village_coverage, sheets=sheets,
+                         reports=review["links"])
 
     s = report.get("store", {})
     zoned = [v for v in zoning["villages"] if v["status"] in ("optimal", "feasible")]
@@ -141,18 +148,64 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
         f"打印单 (PDF): {out / 'sheets'} ({sum(1 for f in printed['files'] if f['kind'] == 'route_sheets')} 份路线单, "
         f"{sum(f['pages'] for f in printed['files'])} 页; 各村 A3 分片地图 "
         f"{sum(1 for f in printed['files'] if f['kind'] == 'zone_map')} 张)",
+        f"第四季度模拟走访 (种子 0): {review['simulation']['visits']} 次走访, {review['simulation']['problems']} 个问题; "
+        f"暗访抽查 {review['spotcheck']['households']} 户; 季度通报 (HTML/PDF/XLSX): {out / 'reports'}",
         f"全部输出: {index}",
     ])
     return DemoSummary(db=db, files=[db, overview, out / "zones.geojson", *zone_maps, *route_maps.values(),
                                      coverage, *village_coverage.values(),
-                                     *(Path(f["path"]) for f in printed["files"]), index],
-                       report={**report, "zoning": zoning, "plan": month}, text=text)
+                                     *(Path(f["path"]) for f in printed["files"]), *review["files"], index],
+                       report={**report, "zoning": zoning, "plan": month, "review": review}, text=text)
+
+
+REVIEW_MONTHS = ("2026-10", "2026-11", DEMO_MONTH)
+REVIEW_QUARTER = "2026Q4"
+REVIEW_AS_OF = dt.date(2026, 12, 31)
+SPOTCHECK_DATE = "2026-12-29"
+
+
+def _review(db: Path, out: Path, step: Callable[[str], None]) -> dict:
+    """The coverage review of the demo: simulate the fourth quarter's field work (October and
+    November from the zones, December along the stored plan), draw and record a spot check, and
+    write the quarterly report as HTML, PDF and XLSX in ``out/reports``."""
+    from api.report import ReportRequest, run_report
+    from api.simulate import simulate, simulate_findings
+    from api.spotcheck import SpotCheckRequest, run_spotcheck
+
+    folder = out / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    step("模拟第四季度的走访、问题办理和请假")
+    engine = store.open_store(db, create=False)
+    try:
+        sim = simulate(engine, list(REVIEW_MONTHS), seed=0, until=REVIEW_AS_OF)
+    finally:
+        engine.dispose()
+    step("暗访抽查")
+    check = run_spotcheck(db, SpotCheckRequest(date=SPOTCHECK_DATE, villages=3, households=24, seed=2026),
+                          out=folder, route_seconds=1.0)
+    engine = store.open_store(db, create=False)
+    try:
+        weak = check["villages"][0]["groups"][:1]  # one group whose visits the households often deny
+        simulate_findings(engine, check["check_id"], seed=0, weak_groups=weak)
+    finally:
+        engine.dispose()
+    files, links = [Path(f) for f in check["files"]], []
+    for ext, text in (("html", "季度通报 (网页)"), ("pdf", "季度通报 (PDF, A4)"), ("xlsx", "季度通报 (Excel)")):
+        step(f"生成 {REVIEW_QUARTER} 季度通报 ({ext.upper()})")
+        path = folder / f"report-{REVIEW_QUARTER}.{ext}"
+        run_report(db, ReportRequest(out=path, quarter=REVIEW_QUARTER, map_link="../coverage.html"))
+        files.append(path)
+        links.append((text, path))
+    links.append((f"暗访抽查清单 ({SPOTCHECK_DATE})", folder / f"spotcheck-{check['check_id']}.pdf"))
+    return {"simulation": sim.as_dict(), "files": files, "links": links,
+            "spotcheck": {"id": check["check_id"], "households": sum(len(v["households"]) for v in check["villages"])}}
 
 
 def _write_index(out: Path, villages, zone_maps: list[Path], overview: Path, *,
                  route_maps: dict[str, Path] | None = None, group_village: dict[str, str] | None = None,
                  coverage: Path | None = None, village_coverage: dict[str, Path] | None = None,
-                 sheets: dict[str, list[tuple[str, Path]]] | None = None) -> Path:
+                 sheets: dict[str, list[tuple[str, Path]]] | None = None,
+                 reports: list[tuple[str, Path]] | None = None) -> Path:
     """The index page: town-wide outputs, then one row per village linking its maps (and sheets).
 
     ``route_maps``: group id -> file; ``group_village``: group id -> village id; ``sheets``:
@@ -176,6 +229,7 @@ def _write_index(out: Path, villages, zone_maps: list[Path], overview: Path, *,
         printed = "<br>".join(link(p, text) for text, p in (sheets or {}).get(vid, [])) or "—"
         rows.append(f"<tr><td>{html.escape(str(name))}<br><small>{html.escape(str(vid))}</small></td>"
                     f"<td>{zone}</td><td>{cov}</td><td>{routes}</td><td>{printed}</td></tr>")
+    review = " · ".join(link(p, text) for text, p in (reports or []))
     town = [link(overview, "示范镇总览地图")]
     if coverage is not None:
         town.append(link(coverage, "全镇走访覆盖图"))
@@ -190,6 +244,7 @@ th{{background:#f3f1ea}} small{{color:#777}}
 <h2>全镇</h2>
 <p>{' · '.join(town)} · <a href="zones.geojson">片区边界 (GeoJSON)</a> ·
 <a href="plan-{DEMO_MONTH}.json">{DEMO_MONTH} 走访计划 (JSON)</a> · <a href="routes/">步行路线 (GeoJSON, GPX)</a> · 数据库 zhudian.db</p>
+{f"<h2>会议通报 ({REVIEW_QUARTER}, 模拟走访)</h2>{chr(10)}<p>{review}</p>" if review else ""}
 <h2>各村 ({DEMO_MONTH})</h2>
 <table>
 <tr><th>行政村</th><th>分片地图</th><th>走访覆盖图</th><th>各组路线图</th><th>打印单 (PDF)</th></tr>

@@ -22,6 +22,7 @@ import numpy as np
 
 from api import store
 from api.store import plans
+from api.store.visits import feedback_due
 from geo.crs import utm_crs
 from geo.errors import InputError, Problem
 from geo.network import WalkingParams, WalkNetwork, travel_matrices
@@ -436,6 +437,7 @@ def month_instances(engine, village, zp, req: PlanRequest, rules: SessionRules, 
     tm = travel_matrices(xy, network, params=walking)
     row_of_home = {p: 1 + j for j, p in enumerate(home_pts)}
     visits = plans.visit_states(engine, vid, req.year)
+    feedback = feedback_due(engine, vid)  # a problem closed: tell the household (follow_up)
     leave = plans.load_leave(engine, vid)
     office = StartPoint("depot", depot[0], depot[1])
     instances = []
@@ -450,7 +452,7 @@ def month_instances(engine, village, zp, req: PlanRequest, rules: SessionRules, 
             tags = tuple(t for t in str(row["tags"] or "").split(",") if t)
             states.append(HouseholdState(visits_this_year=st.get("visits_this_year", 0),
                                          last_visit=st.get("last_visit"), last_outcome=st.get("last_outcome"),
-                                         tags=tags))
+                                         tags=tags, follow_up=row["household_id"] in feedback))
         g = groups.get(z.group_id)
         group_people = [*g.members, *([g.auxiliary] if g.auxiliary else [])] if g is not None else []
         sessions = month_sessions(req.year, req.mon, rules=rules, is_workday=is_workday,
@@ -503,7 +505,8 @@ def _finish_village(engine, work: _VillageWork, req: PlanRequest, report: dict) 
             if r is not None:
                 for vis in r.visits:
                     hid = hh["household_id"].iloc[int(idx[gm.due[vis.client].household])]
-                    stops.append({"household": hid, "arrive": _hhmm(vis.arrive_s), "depart": _hhmm(vis.depart_s)})
+                    stops.append({"household": hid, "arrive": _hhmm(vis.arrive_s), "depart": _hhmm(vis.depart_s),
+                                  "priority": gm.due[vis.client].priority})
             g_sessions.append({
                 "date": s.date.isoformat(), "kind": s.kind, "part": s.part,
                 "start": f"{s.start_min // 60:02d}:{s.start_min % 60:02d}",

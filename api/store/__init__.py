@@ -10,7 +10,10 @@ closed (which checkpoints the WAL).  ``load_*`` read the layers back as GeoDataF
 the columns of :mod:`geo.layers`; :func:`summary` counts what is stored.
 
 Geometry is kept as WKB in EPSG:4326 (see :mod:`api.store.models`), so plain SQLite needs no
-spatial extension; the same models create the schema on PostgreSQL.
+spatial extension.  The same models serve PostgreSQL (``postgresql+psycopg://...``, e.g. the
+service's ``DATABASE_URL``).  The schema is made and upgraded by the Alembic migrations of
+:mod:`api.store.migrate` when a store is opened (see ``docs/STORE.md``).  Writers go one at a
+time on both backends: SQLite ``BEGIN IMMEDIATE``, a PostgreSQL transaction-level advisory lock.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import datetime as dt
 import json
 import logging
 import math
+import time
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -41,11 +45,13 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from api.store.models import (
@@ -88,6 +94,8 @@ _CHUNK = 5000
 _BEGIN = "zhudian_sqlite_begin"
 """Execution option naming the SQLite ``BEGIN`` mode (``"IMMEDIATE"`` for writers)."""
 _GEOD = Geod(ellps="WGS84")
+_SQLITE_BUSY_S = 60.0
+"""Seconds a SQLite connection waits for the write lock before "database is locked"."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -95,33 +103,41 @@ _GEOD = Geod(ellps="WGS84")
 
 
 def open_store(url_or_path: str | Path, *, create: bool = True) -> Engine:
-    """Open a store, creating its file and schema when needed.
+    """Open a store, creating its file and schema when needed and upgrading an older schema.
+
+    The schema is made and upgraded by the Alembic migrations of :mod:`api.store.migrate`, in
+    one write transaction: an empty database gets every migration, a store made before
+    migrations existed (schema version 2) is stamped with the baseline revision, an older store
+    is upgraded.  A store newer than this program is refused.
 
     Parameters
     ----------
     url_or_path : str or Path
         A file path (the embedded SQLite store, e.g. ``"zhudian.db"``) or a SQLAlchemy URL
-        (``"sqlite:///zhudian.db"``, ``"postgresql+psycopg://..."``).
+        (``"sqlite:///zhudian.db"``, ``"postgresql+psycopg://user@host/db"``).
     create : bool, default True
-        Create the file and the tables that are missing.  With ``False`` the store must exist
-        already.
+        Create the file and the schema when they are missing.  With ``False`` the store must
+        exist already (it is still upgraded when it is older than this program).
 
     Returns
     -------
     Engine
         The engine to pass to :func:`save_batch`, ``load_*`` and :func:`summary`.  SQLite
         connections run with ``foreign_keys=ON``, ``journal_mode=WAL`` and
-        ``synchronous=NORMAL``.
+        ``synchronous=NORMAL``; on both backends writers go one at a time (SQLite
+        ``BEGIN IMMEDIATE``, waiting up to 60 s for the lock; a PostgreSQL transaction-level
+        advisory lock).
 
     Raises
     ------
     FileNotFoundError
         ``create=False`` and the SQLite file does not exist.
     ValueError
-        The database cannot be opened (e.g. the file is not SQLite), or, with
-        ``create=False``, it holds no Zhudian store.
+        The database cannot be opened (e.g. the file is not SQLite, the server is down), or it
+        holds no Zhudian store (with ``create=False``, or with tables of the store's names but
+        no schema version).
     RuntimeError
-        The store has another schema version than this program.
+        The store has a schema version this program cannot use (newer, or older than 2).
     """
     url = _url(url_or_path)
     sqlite = url.get_backend_name() == "sqlite"
@@ -133,31 +149,127 @@ def open_store(url_or_path: str | Path, *, create: bool = True) -> Engine:
             )
         path.parent.mkdir(parents=True, exist_ok=True)
     where = str(path) if path is not None else url.render_as_string()
-    engine = create_engine(url, json_serializer=_json_dumps)
+    # SQLite: a writer waits up to _SQLITE_BUSY_S for another's transaction (default 5 s: a large
+    # import, or a migration on a loaded machine, takes longer).
+    connect_args = {"timeout": _SQLITE_BUSY_S} if sqlite else {}
+    engine = create_engine(url, json_serializer=_json_dumps, connect_args=connect_args)
     if sqlite:
         _configure_sqlite(engine)
+    elif url.get_backend_name() == "postgresql":
+        _configure_postgresql(engine)
     try:
-        if create:
-            with _write_session(engine) as session:
-                Base.metadata.create_all(session.connection())
-                if session.get(Meta, "schema_version") is None:
-                    session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
-        with engine.connect() as conn:
-            version = conn.scalar(select(Meta.value).where(Meta.key == "schema_version"))
+        for attempt in range(_OPEN_TRIES):
+            try:
+                _prepare_schema(engine, where, create=create)
+                break
+            except OperationalError as exc:
+                # SQLite reports "database is locked" without waiting in a few races of WAL
+                # files opened and closed at once (the last connection's checkpoint): retry.
+                if not (sqlite and "locked" in str(exc.orig)) or attempt == _OPEN_TRIES - 1:
+                    raise
+                logger.info("store %s locked while opening, retrying", where)
+                engine.dispose()
+                time.sleep(0.1 * 2**attempt)
     except DBAPIError as exc:
         engine.dispose()
         raise ValueError(
             f"{where} 无法打开，或不是驻点存储: {exc.orig}。处理办法: 检查路径或连接地址。"
         ) from exc
-    if version != str(SCHEMA_VERSION):
+    except BaseException:
         engine.dispose()
-        if version is None:
-            raise ValueError(f"{where} 不是驻点存储（没有结构版本）。处理办法: 检查路径或连接地址。")
-        raise RuntimeError(
-            f"存储 {where} 的结构版本是 {version}，本程序使用版本 {SCHEMA_VERSION}。"
-            "处理办法: 使用与存储相配的程序版本。"
-        )
+        raise
     return engine
+
+
+_OPEN_TRIES = 5
+
+
+def _prepare_schema(engine: Engine, where: str, *, create: bool) -> None:
+    """Check the store's version; create, stamp or upgrade its schema under the write lock."""
+    with engine.connect() as conn:
+        step = _next_step(_state(conn), where, create=create)
+    if step is not None:
+        with engine.connect() as conn, conn.execution_options(**{_BEGIN: "IMMEDIATE"}).begin():
+            step = _next_step(_state(conn), where, create=create)  # again, under the lock
+            if step is not None:
+                _migrate(conn, step)
+
+
+_HEAD = f"{SCHEMA_VERSION:04d}"
+"""Alembic revision of :data:`SCHEMA_VERSION` (see :mod:`api.store.migrate`)."""
+_LEGACY_VERSION = "2"
+"""``meta.schema_version`` of the stores made before migrations: the baseline revision."""
+
+
+@dataclass(frozen=True)
+class _StoreState:
+    """What a database holds: its tables, ``meta.schema_version`` and Alembic revision."""
+
+    tables: frozenset[str]
+    version: str | None
+    revision: str | None
+
+
+def _state(conn: Any) -> _StoreState:
+    tables = frozenset(inspect(conn).get_table_names())
+    version = revision = None
+    if "meta" in tables:
+        version = conn.scalar(select(Meta.value).where(Meta.key == "schema_version"))
+    if "alembic_version" in tables:
+        revision = conn.scalar(text("SELECT version_num FROM alembic_version"))
+    return _StoreState(tables, version, revision)
+
+
+def _next_step(state: _StoreState, where: str, *, create: bool) -> str | None:
+    """What opening this store takes: ``None`` (ready), ``"create"``, ``"stamp"``, ``"upgrade"``.
+
+    Raises the errors of :func:`open_store` for a store it cannot open.
+    """
+    if state.revision is not None:
+        if state.revision == _HEAD and state.version == str(SCHEMA_VERSION):
+            return None
+        if state.revision != _HEAD and state.revision in _known_revisions():
+            return "upgrade"
+        raise _version_error(where, state.version or state.revision)
+    if state.version is not None:
+        if state.version == _LEGACY_VERSION:
+            return "stamp"
+        raise _version_error(where, state.version)
+    if create and "meta" not in state.tables:
+        clash = sorted(state.tables & set(Base.metadata.tables))
+        if not clash:
+            return "create"
+        raise ValueError(
+            f"{where} 已有表 {', '.join(clash)}，但不是驻点存储（没有结构版本）。"
+            "处理办法: 换一个空的数据库或新文件。"
+        )
+    raise ValueError(f"{where} 不是驻点存储（没有结构版本）。处理办法: 检查路径或连接地址。")
+
+
+def _version_error(where: str, version: str) -> RuntimeError:
+    return RuntimeError(
+        f"存储 {where} 的结构版本是 {version}，本程序使用版本 {SCHEMA_VERSION}。"
+        "处理办法: 使用与存储相配的程序版本。"
+    )
+
+
+def _known_revisions() -> set[str]:
+    from api.store.migrate import script_directory
+
+    return {script.revision for script in script_directory().walk_revisions()}
+
+
+def _migrate(conn: Any, step: str) -> None:
+    """Create, stamp or upgrade the schema in the transaction of ``conn``, and record its version."""
+    from api.store import migrate
+
+    if conn.dialect.name == "sqlite":
+        # Batch migrations copy tables; foreign keys are checked once, at commit.
+        conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+    logger.info("store schema: %s to revision %s", step, _HEAD)
+    migrate.upgrade(conn, stamp_baseline=step == "stamp")
+    conn.execute(delete(Meta).where(Meta.key == "schema_version"))
+    conn.execute(insert(Meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
 
 
 def _url(url_or_path: str | Path) -> URL:
@@ -194,9 +306,31 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}".rstrip())
 
 
+_PG_WRITE_LOCK = 0x7A68_7564_6961_6E00
+"""Key of the PostgreSQL advisory lock that writers hold for their transaction ("zhudian")."""
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    """Writers take a transaction-level advisory lock first: one writer at a time, as on SQLite.
+
+    ``save_batch`` and the other writers read, check, then write; under PostgreSQL's default
+    READ COMMITTED another writer could change what was checked in between.  The lock is
+    released at commit or rollback.
+    """
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(_BEGIN) == "IMMEDIATE":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_WRITE_LOCK})")
+
+
 @contextmanager
 def _write_session(engine: Engine) -> Iterator[Session]:
-    """A session in one write transaction: committed on success, rolled back on any error."""
+    """A session in one write transaction: committed on success, rolled back on any error.
+
+    The transaction holds the write lock (SQLite ``BEGIN IMMEDIATE``, a PostgreSQL advisory
+    lock) from its start.
+    """
     with Session(engine.execution_options(**{_BEGIN: "IMMEDIATE"})) as session, session.begin():
         yield session
 

@@ -13,12 +13,16 @@ default) and on PostgreSQL.  Conventions:
   queries without a spatial extension; households carry ``lon`` / ``lat``.
 - Attributes the user gave that have no column of their own stay in the JSON column ``attrs``.
 - Enumerations are ``CHECK`` constraints; constraint names follow :data:`NAMING_CONVENTION`, so
-  that a migration tool can address them later.
+  that migrations can address them.
+- The schema is made by the Alembic migrations of :mod:`api.store.migrate`, not by
+  ``create_all``: a change here needs a new migration (``tests/api/test_migrations.py`` fails
+  until it exists).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -36,8 +40,20 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geo.layers import AREA_KINDS, PLACEMENTS
 
-SCHEMA_VERSION = 2
-"""Version of the schema below, recorded in the ``meta`` table of every store."""
+
+
+def _head_version() -> int:
+    """The number of the newest migration, ``versions/NNNN_<slug>.py`` (see :mod:`api.store.migrate`)."""
+    versions = Path(__file__).with_name("migrations") / "versions"
+    numbers = [int(p.name[:4]) for p in versions.glob("[0-9][0-9][0-9][0-9]_*.py")]
+    if not numbers:
+        raise RuntimeError(f"找不到存储的迁移脚本 {versions}。处理办法: 重新安装 zhudian。")
+    return max(numbers)
+
+
+SCHEMA_VERSION = _head_version()
+"""Version of the schema below: the number of the head migration, recorded in the ``meta``
+table of every store.  Writing a migration (``python -m api.store.migrate revision``) raises it."""
 
 MEMBER_ROLES = ("leader", "member", "auxiliary")
 GROUP_ROLES = ("member", "auxiliary")
@@ -45,7 +61,8 @@ GROUP_ROLES = ("member", "auxiliary")
 PLAN_STATUSES = ("draft", "published", "archived")
 SESSION_KINDS = ("stationing", "evening")
 VISIT_OUTCOMES = ("met", "not_home", "refused", "moved")
-PROBLEM_STATUSES = ("open", "in_progress", "resolved")
+PROBLEM_STATUSES = ("open", "in_progress", "resolved", "cannot_resolve")
+"""Life of a problem; ``cannot_resolve`` carries its reason in ``resolution_note`` (issue 7)."""
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -329,7 +346,8 @@ class Visit(Base):
     note: Mapped[str | None]
     client_id: Mapped[str | None] = mapped_column(unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
-    __table_args__ = (_one_of("outcome", VISIT_OUTCOMES), Index("ix_visits_date", "date"))
+    __table_args__ = (_one_of("outcome", VISIT_OUTCOMES), Index("ix_visits_date", "date"),
+                      Index("ix_visits_household_date_outcome", "household_fk", "date", "outcome"))
 
 
 class Problem(Base):
@@ -362,3 +380,146 @@ class ImportLog(Base):
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     warnings: Mapped[list[Any]] = mapped_column(default=list)
 
+
+
+# --------------------------------------------------------------------------------------------
+# The HTTP service (issue 6): API tokens, jobs, the audit log and uploaded rosters.
+# Used by api/service; appended here so that one migration covers them.
+
+TOKEN_ROLES = ("city_admin", "town_admin", "group_member", "inspector")
+"""Roles of an API token: city admin (all), town admin (own town), group member (own zone),
+inspector (read-only, all)."""
+JOB_KINDS = ("zoning", "plan")
+JOB_STATUSES = ("queued", "running", "cancelling", "succeeded", "failed", "cancelled")
+
+
+class ApiToken(Base):
+    """A bearer token of the HTTP API.  Only an HMAC of the token is stored, never the token."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    """Who holds it (a person or a device), for the audit log."""
+    role: Mapped[str]
+    town_fk: Mapped[int | None] = mapped_column(ForeignKey("towns.id"), index=True)
+    """The town of a town admin (and of a group member's village)."""
+    group_id: Mapped[str | None]
+    """A group member's group, by its id (``990101001009-G1``): groups are re-formed by zoning."""
+    token_hash: Mapped[str] = mapped_column(unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    revoked_at: Mapped[dt.datetime | None]
+    __table_args__ = (_one_of("role", TOKEN_ROLES),)
+
+
+class Job(Base):
+    """A zoning or month-planning job run by the service's process pool.
+
+    A job still ``queued`` or ``running`` when the service starts was interrupted: it is marked
+    ``failed`` then, never left "running".
+    """
+
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str]
+    status: Mapped[str] = mapped_column(default="queued")
+    percent: Mapped[float] = mapped_column(default=0.0)
+    message: Mapped[str | None]
+    """The current step (Chinese), or why the job failed."""
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[dict[str, Any] | None]
+    error: Mapped[list[Any] | None]
+    """Problems ``[{"file", "where", "problem", "fix"}]`` of a failed job."""
+    token_fk: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    town_fk: Mapped[int | None] = mapped_column(ForeignKey("towns.id"))
+    """Scope of the job: None for a city-wide job."""
+    pid: Mapped[int | None]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    __table_args__ = (_one_of("kind", JOB_KINDS), _one_of("status", JOB_STATUSES),
+                      Index("ix_jobs_status", "status"))
+
+
+class AuditLog(Base):
+    """One write through the HTTP API: who, when, what."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime]
+    token_fk: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"), index=True)
+    actor: Mapped[str]
+    """The token's name and role, kept even if the token is revoked."""
+    action: Mapped[str]
+    """``import``, ``roster.upload``, ``job.zoning``, ``job.plan``, ``job.cancel``, ``visit.create``,
+    ``visit.bulk``."""
+    method: Mapped[str]
+    path: Mapped[str]
+    status: Mapped[int]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+
+class RosterFile(Base):
+    """A roster uploaded through the API (validated), kept for zoning jobs that name it."""
+
+    __tablename__ = "roster_files"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str]
+    content: Mapped[bytes]
+    town_fk: Mapped[int | None] = mapped_column(ForeignKey("towns.id"))
+    villages: Mapped[list[Any]] = mapped_column(default=list)
+    """Village ids the roster names."""
+    token_fk: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+# --------------------------------------------------------------------------------------------
+# Coverage review (issue 7): problem categories, spot checks (暗访).
+# Used by api/store/visits.py, api/coverage.py and api/spotcheck.py; one migration covers them
+# (and the wider ``ck_problems_status`` for ``cannot_resolve``, which autogenerate does not see).
+
+
+class ProblemCategory(Base):
+    """A category of the problem ledger, with the department usually responsible and the days
+    given to resolve it.  An empty table means the defaults of :data:`api.store.visits.DEFAULT_CATEGORIES`."""
+
+    __tablename__ = "problem_categories"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(unique=True)
+    department: Mapped[str | None]
+    days: Mapped[int] = mapped_column(default=30)
+    """Days from the visit to the deadline."""
+    position: Mapped[int] = mapped_column(default=0)
+    __table_args__ = (CheckConstraint("days > 0", name="days"),)
+
+
+class SpotCheck(Base):
+    """One unannounced spot check (暗访): the sample drawn, with the seed that reproduces it."""
+
+    __tablename__ = "spot_checks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    date: Mapped[dt.date]
+    """The day of the check; the sample is of visits in the weeks before it."""
+    seed: Mapped[str]
+    """The seed as text (an integer up to 128 bits does not fit a BIGINT)."""
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    town_fk: Mapped[int | None] = mapped_column(ForeignKey("towns.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class SpotCheckItem(Base):
+    """A household of a spot check: the visit checked and, once recorded, whether the household
+    confirmed it (``confirmed`` NULL: not checked yet or nobody found)."""
+
+    __tablename__ = "spot_check_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check_fk: Mapped[int] = mapped_column(ForeignKey("spot_checks.id"), index=True)
+    seq: Mapped[int]
+    household_fk: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    visit_fk: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
+    group_fk: Mapped[int | None] = mapped_column(ForeignKey("groups.id"), index=True)
+    zone_label: Mapped[str | None]
+    confirmed: Mapped[bool | None]
+    checked_date: Mapped[dt.date | None]
+    note: Mapped[str | None]
+    __table_args__ = (UniqueConstraint("check_fk", "seq"), UniqueConstraint("check_fk", "household_fk"))

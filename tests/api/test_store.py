@@ -1,9 +1,14 @@
-"""Tests of api.store: real SQLite files in tmp_path, round trips, upserts, replace, atomicity."""
+"""Tests of api.store: round trips, upserts, replace, atomicity.
+
+Each test runs on both backends (``target``, see conftest.py): a real SQLite file in tmp_path, and a
+schema of a real PostgreSQL + PostGIS database (skipped without one, failed under CI).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,13 +20,14 @@ import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import LineString, MultiLineString, MultiPolygon, Point, Polygon
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import create_engine, event, inspect, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.store import (
     ImportBatch,
     LayerCounts,
+    _write_session,
     load_areas,
     load_households,
     load_roads,
@@ -130,13 +136,8 @@ def full_batch(**kwargs) -> ImportBatch:
 
 
 @pytest.fixture
-def db(tmp_path) -> Path:
-    return tmp_path / "店.db"
-
-
-@pytest.fixture
-def store(db):
-    engine = open_store(db)
+def store(target):
+    engine = open_store(target.url)
     yield engine
     engine.dispose()
 
@@ -156,18 +157,12 @@ def assert_same_contents(before: dict, after: dict) -> None:
         assert_geodataframe_equal(before[name], after[name])
 
 
-def dump(path: Path) -> list[str]:
-    """Every table's rows as SQL text, read with the stdlib driver (WAL included)."""
-    con = sqlite3.connect(path)
-    try:
-        return list(con.iterdump())
-    finally:
-        con.close()
-
-
-def file_hash(engine, path: Path) -> str:
-    """Hash of the database file after closing every connection (which checkpoints the WAL)."""
+def file_hash(engine, target) -> str | None:
+    """Hash of the SQLite file after closing every connection (which checkpoints the WAL)."""
     engine.dispose()
+    path = target.path
+    if path is None:
+        return None  # PostgreSQL: the rows (target.dump()) are what is compared
     assert not Path(f"{path}-wal").exists()
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -175,26 +170,36 @@ def file_hash(engine, path: Path) -> str:
 # --- opening ---------------------------------------------------------------------------------
 
 
-def test_open_store_creates_schema_version_and_pragmas(store, db):
-    assert db.exists()
+STORE_TABLES = {
+    "meta", "towns", "villages", "areas", "households", "roads", "members", "groups",
+    "group_members", "zone_plans", "zones", "zone_households", "month_plans", "sessions",
+    "stops", "visits", "problems", "import_log",
+}
+
+
+def test_open_store_creates_schema_version_and_revision(store, target):
+    if target.sqlite:
+        assert target.path.exists()
+    with store.connect() as conn:
+        assert conn.scalar(select(Meta.value).where(Meta.key == "schema_version")) == str(
+            SCHEMA_VERSION
+        )
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == f"{SCHEMA_VERSION:04d}"
+        tables = set(inspect(conn).get_table_names())
+    assert STORE_TABLES | {"alembic_version"} <= tables
+
+
+def test_sqlite_pragmas(tmp_path):
+    store = open_store(tmp_path / "店.db")
     with store.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
-        assert conn.scalar(select(Meta.value).where(Meta.key == "schema_version")) == str(
-            SCHEMA_VERSION
-        )
-        listed = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")
-        tables = {row[0] for row in listed}
-    assert {
-        "meta", "towns", "villages", "areas", "households", "roads", "members", "groups",
-        "group_members", "zone_plans", "zones", "zone_households", "month_plans", "sessions",
-        "stops", "visits", "problems", "import_log",
-    } <= tables
+    store.dispose()
 
 
 def test_foreign_keys_are_enforced(store):
-    with pytest.raises(IntegrityError, match="FOREIGN KEY"), Session(store) as session:
+    with pytest.raises(IntegrityError, match="(?i)FOREIGN KEY"), Session(store) as session:
         session.execute(
             insert(Household.__table__),
             [{"household_id": "X", "area_fk": 999, "placement": "in_area", "attrs": {}}],
@@ -202,14 +207,27 @@ def test_foreign_keys_are_enforced(store):
         session.commit()
 
 
-def test_open_store_without_create_needs_the_file(tmp_path, db):
+def test_open_store_without_create_needs_the_file(tmp_path):
     missing = tmp_path / "nowhere" / "missing.db"
     with pytest.raises(FileNotFoundError, match="找不到存储文件"):
         open_store(missing, create=False)
     assert not missing.exists() and not missing.parent.exists()
 
+    db = tmp_path / "店.db"
     open_store(db).dispose()
     engine = open_store(f"sqlite:///{db}", create=False)
+    save_batch(engine, ImportBatch(villages=villages()))
+    assert len(load_villages(engine)) == 3
+    engine.dispose()
+
+
+def test_open_store_without_create_needs_a_store(target):
+    if target.sqlite:
+        target.path.touch()  # an empty database
+    with pytest.raises(ValueError, match="不是驻点存储"):
+        open_store(target.url, create=False)
+    open_store(target.url).dispose()
+    engine = open_store(target.url, create=False)
     save_batch(engine, ImportBatch(villages=villages()))
     assert len(load_villages(engine)) == 3
     engine.dispose()
@@ -228,12 +246,47 @@ def test_open_store_refuses_a_foreign_database(tmp_path):
         open_store(not_sqlite)
 
 
-def test_open_store_refuses_another_schema_version(store, db):
+def test_open_store_refuses_tables_of_its_names_without_a_version(target):
+    """A database holding e.g. a ``households`` table of something else is not taken over."""
+    engine = create_engine(target.url if not target.sqlite else f"sqlite:///{target.path}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE households (x INTEGER)"))
+    engine.dispose()
+    with pytest.raises(ValueError, match="已有表 households，但不是驻点存储"):
+        open_store(target.url)
+
+
+def test_open_store_refuses_another_schema_version(store, target):
     with store.begin() as conn:
         conn.execute(text("UPDATE meta SET value = '999' WHERE key = 'schema_version'"))
     store.dispose()
     with pytest.raises(RuntimeError, match="999"):
-        open_store(db)
+        open_store(target.url)
+
+
+def test_writers_go_one_at_a_time(store):
+    """A second import waits for the first write to commit (SQLite BEGIN IMMEDIATE, PostgreSQL
+    advisory lock): what it checked before writing stays true while it writes."""
+    save_batch(store, ImportBatch(villages=villages()))
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            save_batch(store, ImportBatch(areas=areas()))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        done.set()
+
+    with _write_session(store) as session:
+        session.execute(text("UPDATE villages SET name = '改名村' WHERE village_id = '110108001001'"))
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert not done.wait(0.5), "the second writer did not wait for the first"
+    thread.join(timeout=30)
+    assert done.is_set() and not errors
+    assert len(load_areas(store)) == 4
+    assert load_villages(store)["name"].iloc[0] == "改名村"
 
 
 # --- round trip ------------------------------------------------------------------------------
@@ -267,18 +320,16 @@ def test_round_trip_of_every_layer(store):
     assert loaded["areas"]["geometry"].iloc[3].geom_type == "MultiPolygon"
 
 
-def test_attrs_are_stored_as_plain_json(store, db):
+def test_attrs_are_stored_as_plain_json(store):
     hh = households().iloc[:1].copy()
     hh["attrs"] = [{"n": np.int64(3), "x": np.float64(np.nan), "ok": np.bool_(True), "t": (1, 2)}]
     save_batch(store, ImportBatch(villages=villages(), areas=areas(), households=hh))
     assert load_households(store).loc[0, "attrs"] == {"n": 3, "x": None, "ok": True, "t": [1, 2]}
-    con = sqlite3.connect(db)
-    try:
-        raw = con.execute("SELECT attrs FROM villages WHERE village_id = '110108001001'")
-        raw = raw.fetchone()[0]
-    finally:
-        con.close()
-    assert "类别" in raw  # Chinese kept readable in the file, not \\u-escaped
+    with store.connect() as conn:
+        raw = conn.scalar(
+            text("SELECT CAST(attrs AS TEXT) FROM villages WHERE village_id = '110108001001'")
+        )
+    assert "类别" in raw  # Chinese kept readable in the database, not \\u-escaped
 
 
 def test_load_filters_by_village_and_bbox(store):
@@ -373,26 +424,26 @@ def test_replace_deletes_households_before_their_areas_and_villages(store):
     assert load_households(store)["household_id"].tolist() == ["H1", "H2", "H3", "H4"]
 
 
-def test_replace_refuses_to_orphan_households_not_in_the_batch(store, db):
+def test_replace_refuses_to_orphan_households_not_in_the_batch(store, target):
     save_batch(store, full_batch())
-    before, before_dump = contents(store), dump(db)
+    before, before_dump = contents(store), target.dump()
     with pytest.raises(ValueError) as info:
         save_batch(store, ImportBatch(areas=areas().iloc[[1, 2, 3]]), replace=True)
     message = str(info.value)
     assert "A1" in message and "households" in message and "H1" in message
     assert_same_contents(before, contents(store))
-    assert dump(db) == before_dump
+    assert target.dump() == before_dump
 
 
-def test_replace_refuses_to_delete_households_with_visits(store, db):
+def test_replace_refuses_to_delete_households_with_visits(store, target):
     save_batch(store, full_batch())
     with Session(store) as session, session.begin():
         h2 = session.scalar(select(Household.id).where(Household.household_id == "H2"))
         session.add(Visit(household_fk=h2, date=pd.Timestamp("2025-03-04").date(), outcome="met"))
-    before = dump(db)
+    before = target.dump()
     with pytest.raises(ValueError, match="visits"):
         save_batch(store, ImportBatch(households=households().iloc[[0]]), replace=True)
-    assert dump(db) == before
+    assert target.dump() == before
 
 
 def test_replace_refuses_references_to_rows_it_would_delete(store):
@@ -415,7 +466,7 @@ def test_replace_layers_replaces_only_the_layers_named(store):
         save_batch(store, batch, replace_layers=("road",))
 
 
-def test_replacing_areas_allows_households_of_the_batch_to_move_away(store, db):
+def test_replacing_areas_allows_households_of_the_batch_to_move_away(store, target):
     save_batch(store, full_batch())
     a = areas().iloc[[1, 2, 3]]  # A1 goes
     moved = households().iloc[[0, 1]].assign(area_id="A2")  # H1, H2 leave A1
@@ -425,10 +476,10 @@ def test_replacing_areas_allows_households_of_the_batch_to_move_away(store, db):
 
     save_batch(store, ImportBatch(areas=areas()))  # A1 back, and H3 into it
     save_batch(store, ImportBatch(households=households().iloc[[2]].assign(area_id="A1")))
-    before = dump(db)
+    before = target.dump()
     with pytest.raises(ValueError, match=r"A1 仍被 households 的 1 条记录引用（如 H3）"):
         save_batch(store, ImportBatch(areas=a, households=moved), replace_layers=["areas"])
-    assert dump(db) == before
+    assert target.dump() == before
 
 
 # --- what a new village's town is ------------------------------------------------------------
@@ -452,9 +503,9 @@ def test_batch_town_fills_new_villages_only(store):
 # --- refused batches leave the store as it was -----------------------------------------------
 
 
-def test_unknown_references_are_named_and_nothing_is_written(store, db):
+def test_unknown_references_are_named_and_nothing_is_written(store, target):
     save_batch(store, ImportBatch(villages=villages()))
-    before = dump(db)
+    before = target.dump()
     hh = households()
     hh.loc[2, "area_id"] = "A404"
     with pytest.raises(ValueError) as info:
@@ -464,7 +515,7 @@ def test_unknown_references_are_named_and_nothing_is_written(store, db):
     a.loc[0, "village_id"] = "999"
     with pytest.raises(ValueError, match=r"A1 引用的 village_id '999'"):
         save_batch(store, ImportBatch(areas=a))
-    assert dump(db) == before
+    assert target.dump() == before
 
 
 def test_household_village_must_match_its_area(store):
@@ -505,14 +556,14 @@ def set_layer(layer: str, how: Callable) -> Callable[[ImportBatch], None]:
         "fractional-size",
     ],
 )
-def test_malformed_layers_are_refused(store, db, change, match):
+def test_malformed_layers_are_refused(store, target, change, match):
     save_batch(store, ImportBatch(villages=villages()))
-    before = dump(db)
+    before = target.dump()
     batch = full_batch()
     change(batch)
     with pytest.raises(ValueError, match=match):
         save_batch(store, batch)
-    assert dump(db) == before
+    assert target.dump() == before
 
 
 @pytest.mark.parametrize(
@@ -523,10 +574,10 @@ def test_malformed_layers_are_refused(store, db, change, match):
         ("placement", "x", "ck_households_placement"),
     ],
 )
-def test_values_refused_by_the_database_roll_back_everything(store, db, column, value, match):
+def test_values_refused_by_the_database_roll_back_everything(store, target, column, value, match):
     """Villages and areas are written before the households row the database refuses."""
     save_batch(store, full_batch())
-    before, before_dump = contents(store), dump(db)
+    before, before_dump = contents(store), target.dump()
     batch = full_batch()
     batch.villages = pd.concat([batch.villages, villages().iloc[[0]].assign(village_id="V-new")])
     frame = batch.areas if column == "kind" else batch.households
@@ -535,7 +586,7 @@ def test_values_refused_by_the_database_roll_back_everything(store, db, column, 
         save_batch(store, batch)
     assert "存储保持原样" in str(info.value)
     assert_same_contents(before, contents(store))
-    assert dump(db) == before_dump
+    assert target.dump() == before_dump
 
 
 def changing_batch() -> ImportBatch:
@@ -570,11 +621,11 @@ def changing_batch() -> ImportBatch:
         "INSERT INTO import_log",
     ],
 )
-def test_a_failure_midway_leaves_the_file_as_it_was(store, db, statement):
+def test_a_failure_midway_leaves_the_store_as_it_was(store, target, statement):
     save_batch(store, full_batch())
     if statement == "DELETE FROM villages":
         save_batch(store, ImportBatch(villages=villages().iloc[[0]].assign(village_id="V-old")))
-    before, before_dump, before_hash = contents(store), dump(db), file_hash(store, db)
+    before, before_dump, before_hash = contents(store), target.dump(), file_hash(store, target)
 
     fired: list[str] = []
 
@@ -592,14 +643,14 @@ def test_a_failure_midway_leaves_the_file_as_it_was(store, db, statement):
     assert fired, f"no {statement} was issued: the test did not test anything"
 
     assert_same_contents(before, contents(store))
-    assert dump(db) == before_dump
-    assert file_hash(store, db) == before_hash
+    assert target.dump() == before_dump
+    assert file_hash(store, target) == before_hash
 
     # the same batch goes through once nothing interferes
     counts = save_batch(store, changing_batch(), replace=True)
     assert counts.households == LayerCounts(added=1, updated=1, deleted=1, unchanged=4)
     assert counts.roads == LayerCounts(added=1, updated=1, deleted=1, unchanged=1)
-    assert dump(db) != before_dump
+    assert target.dump() != before_dump
 
 
 def test_import_log_records_files_counts_and_warnings(store):

@@ -306,7 +306,7 @@ def test_a_worker_process_gives_the_same_plan_as_in_process():
     states = [HouseholdState() for _ in range(n)]
     kw = dict(due=select_due(states, year=2027, month=4),
               sessions=month_sessions(2027, 4, rules=SessionRules(), is_workday=weekdays_only),
-              states=states, month=4, duration_s=dur, distance_m=dist, seed=3, seconds=30.0,
+              states=states, month=4, duration_s=dur, distance_m=dist, seed=3, seconds=600.0,
               iterations=200)
     here = _solve(kw)
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
