@@ -139,9 +139,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        drain=max(4 * settings.max_upload_bytes, 256 * 1024 * 1024))
     _handlers(app)
 
-    from api.service.routes import imports, jobs, places, plans, visits
+    from api.service.routes import imports, jobs, places, plans, problems, visits
 
-    for module in (imports, places, plans, jobs, visits):
+    for module in (imports, places, plans, jobs, visits, problems):
         app.include_router(module.router, prefix=API)
 
     @app.get(f"{API}/health", response_model=Health, tags=["service"], summary="服务是否在运行 (无需令牌)")

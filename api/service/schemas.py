@@ -250,3 +250,41 @@ class CoverageOut(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
+
+
+# -- problem ledger
+
+ProblemStatus = Literal["open", "in_progress", "resolved", "cannot_resolve"]
+
+
+class LedgerItemOut(BaseModel):
+    """One item of the problem ledger (问题台账); no personal data."""
+
+    id: int
+    household: str
+    village: str | None
+    village_name: str | None = None
+    town: str | None = None
+    group: str | None = None
+    visit_date: dt.date | None = None
+    category: str | None
+    department: str | None
+    text: str
+    deadline: dt.date | None
+    status: ProblemStatus
+    resolution_note: str | None
+    resolved_date: dt.date | None
+    overdue: bool
+    overdue_days: int = 0
+
+
+class LedgerUpdateIn(BaseModel):
+    """A status change (``cannot_resolve`` needs ``note``, the reason); ``date`` is the day it was
+    resolved (default today)."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: ProblemStatus
+    note: str | None = Field(default=None, max_length=2000, description="办理情况; 无法解决时的原因 (必填)")
+    date: dt.date | None = Field(default=None, description="办结日期 (默认今天)")
+    department: str | None = Field(default=None, max_length=100)
+    deadline: dt.date | None = None
