@@ -457,7 +457,7 @@ def _print_record_summary(r: dict) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from api.demo import run_demo
 
-    steps = _Steps(64, args.quiet)
+    steps = _Steps(69, args.quiet)
     try:
         summary = run_demo(Path(args.out), progress=steps)
     finally:

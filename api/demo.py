@@ -100,12 +100,11 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
     month = run_plan(db, PlanRequest(month=DEMO_MONTH, seconds=2.0, seed=0), progress=step, out=out / "routes")
     write_atomic(out / f"plan-{DEMO_MONTH}.json", json.dumps(month, ensure_ascii=False, indent=1).encode("utf-8"))
 
-    step("绘制路线图和走访覆盖图")
+    step("绘制路线图")
     month_day = dt.date.fromisoformat(f"{DEMO_MONTH}-01")
     engine = store.open_store(db, create=False)
     try:
         route_maps = write_route_maps(engine, month_day, out / "routes")
-        coverage, village_coverage = write_coverage_maps(engine, month_day, out / "coverage.html", out / "coverage")
     finally:
         engine.dispose()
     group_village = {g["group"]: g["village"] for g in month["groups"]}
@@ -118,8 +117,9 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
         text = "A3 分片地图" if f["kind"] == "zone_map" else f"{short} 路线单 ({f['pages']} 页)"
         sheets.setdefault(f["village"], []).append((text, Path(f["path"])))
     review = _review(db, out, step)
+    step("绘制走访覆盖图")
     engine = store.open_store(db, create=False)
-    try:  # the coverage maps again, now that the quarter's visits are in
+    try:  # after the review step: the maps show the quarter's visits
         coverage, village_coverage = write_coverage_maps(engine, REVIEW_AS_OF, out / "coverage.html", out / "coverage")
     finally:
         engine.dispose()

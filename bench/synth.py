@@ -108,12 +108,18 @@ class SynthVillage:
         """Visit minutes per household: 10, plus 5 for a tagged household."""
         return SERVICE_MIN + TAG_EXTRA_MIN * self.tags.astype(np.float64)
 
+    def network(self, params: WalkingParams = WalkingParams()) -> WalkNetwork:
+        """The walking network of the village's roads; built once."""
+        key = ("network", params)
+        if key not in self._cache:
+            self._cache[key] = WalkNetwork.from_lines(self.roads, params=params)
+        return self._cache[key]
+
     def walk_m(self, params: WalkingParams = WalkingParams()) -> npt.NDArray[np.int32]:
         """Walking distances (metres, int32, n x n) on the village's roads; computed once."""
         key = ("walk", params)
         if key not in self._cache:
-            net = WalkNetwork.from_lines(self.roads, params=params)
-            self._cache[key] = travel_matrices(self.xy, net, params=params).distance_m
+            self._cache[key] = travel_matrices(self.xy, self.network(params), params=params).distance_m
         return self._cache[key]
 
     def edges(self, params: WalkingParams = WalkingParams(), *, graph: str = "geo") -> IntArray:
@@ -130,8 +136,7 @@ class SynthVillage:
             if graph == "geo":
                 from geo.adjacency import household_graph as product_graph
 
-                net = WalkNetwork.from_lines(self.roads, params=params)
-                e = product_graph(self.xy, self.walk_m(params), network=net)
+                e = product_graph(self.xy, self.walk_m(params), network=self.network(params))
             else:
                 e = household_graph(self.xy, self.walk_m(params))
             self._cache[key] = np.asarray(e, dtype=np.int64).reshape(-1, 2)

@@ -486,13 +486,8 @@ class WalkNetwork:
         node_xy = np.zeros((n_all, 2))
         node_xy[node_of] = s.xy[on]
         for members in np.split(door_piece[:, 0], cuts):
-            if len(members) < 2:
-                continue
-            if math.isfinite(near_m) or math.isfinite(reach):
+            if len(members) > 1:
                 pairs_nodes.extend(_stretch_pairs(members, node_xy[members], near_m, reach))
-            else:
-                a, b = np.triu_indices(len(members), k=1)
-                pairs_nodes.append(np.column_stack([members[a], members[b]]))
         node_pairs = np.unique(np.sort(np.vstack(pairs_nodes), axis=1), axis=0)
         # back to points: every point of one doorstep node is a neighbour of every point of the other
         point_nodes = np.full(len(pts), -1, dtype=np.int64)
@@ -609,8 +604,7 @@ def _stretch_pairs(members: IntArray, pts: FloatArray, near_m: float, reach: flo
     road).  Two clusters are joined by their closest pair of doorsteps when that pair is at most
     ``reach`` times the distance from either cluster to its nearest other cluster.
     """
-    tree = cKDTree(pts)
-    near = tree.query_pairs(near_m, output_type="ndarray") if math.isfinite(near_m) else \
+    near = cKDTree(pts).query_pairs(near_m, output_type="ndarray") if math.isfinite(near_m) else \
         np.column_stack(np.triu_indices(len(pts), k=1))
     out = [members[near]] if len(near) else []
     if not math.isfinite(reach) or not len(pts):
@@ -620,19 +614,15 @@ def _stretch_pairs(members: IntArray, pts: FloatArray, near_m: float, reach: flo
     n_cl, cl = connected_components(g, directed=False)
     if n_cl < 2:
         return out
-    # closest doorstep pair between every two clusters
+    # distance of the closest doorstep pair between every two clusters
     gap = np.full((n_cl, n_cl), np.inf)
-    arg: dict[tuple[int, int], tuple[int, int]] = {}
     idx = [np.flatnonzero(cl == c) for c in range(n_cl)]
     for c in range(n_cl):
         tree_c = cKDTree(pts[idx[c]])
         for c2 in range(c + 1, n_cl):
-            d, j = tree_c.query(pts[idx[c2]], k=1)
-            i2 = int(np.argmin(d))
-            gap[c, c2] = gap[c2, c] = float(d[i2])
-            arg[c, c2] = (int(idx[c][j[i2]]), int(idx[c2][i2]))
+            gap[c, c2] = gap[c2, c] = float(tree_c.query(pts[idx[c2]], k=1)[0].min())
     nearest = gap.min(axis=1)
-    for (c, c2), (i0, j0) in arg.items():
+    for c, c2 in zip(*np.triu_indices(n_cl, k=1)):
         if gap[c, c2] > reach * min(nearest[c], nearest[c2]):
             continue
         # not only the closest pair: every pair about as close (the doorsteps on both sides of a

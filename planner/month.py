@@ -446,7 +446,8 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
                 prize=prize[sel], client_ids=[ids[c] for c in sel])
 
         initial = None
-        urgent = [c for c in cs if prize[c] > min(prize[cs])]
+        lowest = int(prize[cs].min())
+        urgent = [c for c in cs if prize[c] > lowest]
         if engine == "pyvrp" and len(cs) >= _STAGED_MIN and 0 < len(urgent) <= _STAGED_SHARE * len(cs):
             # the most urgent first, on their own (a small problem, solved well quickly); then
             # everyone, starting from those routes

@@ -628,23 +628,13 @@ def _cut_block(ctx: _Context, b: int, parts: list[tuple[int, int]], assignment: 
                 zj = int(assignment[j])
                 if zj in touch:
                     touch[zj].setdefault(int(outside_comp[zj][j]), set()).add(si)
+    site_graph = Graph(n_sites, np.array([(a, t) for a in range(n_sites) for t in site_adj[a] if a < t],
+                                         dtype=np.int64).reshape(-1, 2))
     # the main connected piece of the block (by workload): seeds go there, not on a stray farm
-    comp = np.full(n_sites, -1, dtype=np.int64)
-    for s0 in range(n_sites):
-        if comp[s0] >= 0:
-            continue
-        comp[s0] = s0
-        stack = [s0]
-        while stack:
-            u = stack.pop()
-            for t in site_adj[u]:
-                if comp[t] < 0:
-                    comp[t] = s0
-                    stack.append(t)
-    comp_w: dict[int, float] = {}
-    for s0 in range(n_sites):
-        comp_w[int(comp[s0])] = comp_w.get(int(comp[s0]), 0.0) + float(site_w[s0])
-    in_main = comp == max(comp_w, key=lambda c: comp_w[c])
+    main = max(site_graph.components(np.ones(n_sites, dtype=bool)),
+               key=lambda c: (float(site_w[c].sum()), -min(c)))
+    in_main = np.zeros(n_sites, dtype=bool)
+    in_main[main] = True
     total_share = sum(s for _, s in parts)
     scale = float(site_w.sum()) / max(total_share, 1)
     target = {z: s * scale for z, s in parts}
@@ -726,13 +716,13 @@ def _cut_block(ctx: _Context, b: int, parts: list[tuple[int, int]], assignment: 
     for order in (by_size, by_size[::-1]):
         candidates.append(_grow_in_turn(order, seeds, owner_bridge, target, site_w, site_adj, dist_from))
     anchors = {z: set(touch[z].get(main_comp[z], ())) if z in main_comp else set() for z in zones}
-    candidates = [_mend_cut(o, zones, site_adj, anchors, site_w) for o in candidates]
+    candidates = [_mend_cut(o, zones, site_graph, anchors, site_w) for o in candidates]
     best = min(candidates, key=lambda o: _cut_score(ctx, assignment, o, site_members, zones, target, site_w))
     for s in range(n_sites):
         assignment[site_members[s]] = best[s]
 
 
-def _mend_cut(owner: IntArray, zones: list[int], adj: list[set[int]], anchors: dict[int, set[int]],
+def _mend_cut(owner: IntArray, zones: list[int], sites: Graph, anchors: dict[int, set[int]],
               site_w: npt.NDArray) -> IntArray:
     """Give each piece of a cut that cannot reach its zone to the neighbouring zone it touches most.
 
@@ -744,19 +734,7 @@ def _mend_cut(owner: IntArray, zones: list[int], adj: list[set[int]], anchors: d
     for _ in range(3):
         changed = False
         for z in zones:
-            mine = set(np.flatnonzero(owner == z).tolist())
-            pieces = []
-            while mine:
-                start = mine.pop()
-                piece, stack = [start], [start]
-                while stack:
-                    u = stack.pop()
-                    for t in adj[u]:
-                        if t in mine:
-                            mine.discard(t)
-                            piece.append(t)
-                            stack.append(t)
-                pieces.append(piece)
+            pieces = sites.components(owner == z)
             if len(pieces) < 2:
                 continue
             if anchors[z]:
@@ -770,7 +748,7 @@ def _mend_cut(owner: IntArray, zones: list[int], adj: list[set[int]], anchors: d
                     continue
                 near: dict[int, int] = {}
                 for u in pc:
-                    for t in adj[u]:
+                    for t in sites.neighbours(u):
                         o = int(owner[t])
                         if o != z and o >= 0:
                             near[o] = near.get(o, 0) + 1
