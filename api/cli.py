@@ -132,9 +132,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_zone(args: argparse.Namespace) -> int:
-    from api.zoning import ZoneRequest, run_zoning
+    from api.parallel import executor_from_env
+    from api.zoning import ZoneRequest, run_zoning, zone_steps
 
     try:
+        executor, address = executor_from_env(args.executor, args.scheduler)
         req = ZoneRequest(villages=args.village, groups=args.groups, roster=args.roster,
                           tolerance=args.tolerance, locks=args.lock or (), seconds=args.seconds,
                           seed=args.seed, service_min=args.service_min, fresh=args.fresh,
@@ -142,9 +144,11 @@ def cmd_zone(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _print_problem(exc, args.json)
         return EXIT_INPUT
-    report = _run_job(args, len(args.village) if args.village else 12,
+    n_steps = zone_steps(args.db, req) if not (args.quiet or args.json) else 1
+    report = _run_job(args, n_steps,
                       lambda steps: run_zoning(args.db, req, progress=steps, out=args.out,
-                                               maps_dir=args.maps, lang=args.lang),
+                                               maps_dir=args.maps, lang=args.lang, workers=args.workers,
+                                               executor=executor, address=address),
                       _print_zoning_summary)
     if report is None:
         return EXIT_INPUT
@@ -181,7 +185,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         req = PlanRequest(month=args.month, villages=args.village, stationing_day=args.stationing_day,
                           evenings_per_week=args.evenings_per_week, service_min=args.service_min,
                           seconds=args.seconds, seed=args.seed, engine=args.engine, holidays=args.holidays,
-                          iterations=args.iterations, start=args.start, end=args.end, workers=args.workers)
+                          iterations=args.iterations, start=args.start, end=args.end, workers=args.workers,
+                          executor=args.executor, address=args.scheduler)
     except ValueError as exc:
         _print_problem(exc, args.json)
         return EXIT_INPUT
@@ -193,7 +198,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if report is not None and not (args.quiet or args.json):
         for note in report.get("notes", []):
             print(f"  提示: {note}")
-    return EXIT_INPUT if report is None else EXIT_OK
+    if report is None:
+        return EXIT_INPUT
+    return EXIT_FAIL if report.get("failed") else EXIT_OK
 
 
 def _print_plan_summary(r: dict) -> None:
@@ -209,6 +216,8 @@ def _print_plan_summary(r: dict) -> None:
 
         counts = Counter(u["reason_text"] for u in r["unplanned"])
         print("  未排入本月: " + ", ".join(f"{k} {v} 户" for k, v in counts.items()))
+    for f in r.get("failed", []):
+        print(f"  {f['village']}: 计算出错, 本月未排 (其他村的计划已保存) — {f['error']}")
 
 
 def cmd_map(args: argparse.Namespace) -> int:
@@ -467,6 +476,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _parallel_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="并行处理行政村的进程数 (默认: 可用的 CPU 核数; 1: 不并行)")
+    parser.add_argument("--executor", choices=["local", "dask"],
+                        help="并行方式: local 本机多进程 (默认), dask 分布式集群 (也可设环境变量 ZHUDIAN_EXECUTOR)")
+    parser.add_argument("--scheduler", metavar="tcp://主机:8786",
+                        help="dask 集群调度器地址 (默认 ZHUDIAN_DASK_SCHEDULER; 不设则在本机启动 --workers 个进程)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--quiet", "-q", action="store_true", help="不显示进度和摘要 (供脚本使用)")
@@ -518,6 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
     zone.add_argument("--out", metavar="zones.geojson", help="写出片区边界 (GeoJSON)")
     zone.add_argument("--maps", metavar="目录", help="每个村写一张分片地图 (HTML)")
     zone.add_argument("--lang", choices=["zh", "en"], default="zh")
+    _parallel_options(zone)
     zone.add_argument("--json", action="store_true", help="输出 JSON")
     zone.set_defaults(func=cmd_zone)
 
@@ -536,8 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="每个时段的出发点: depot 村委会 (默认), auxiliary 辅助成员家 (花名册的居住片区)")
     plan.add_argument("--end", choices=["start", "depot"], default="start",
                       help="每个时段的结束点: start 回到出发点 (默认), depot 村委会")
-    plan.add_argument("--workers", type=int, metavar="N",
-                      help="并行求解的进程数 (默认: 可用的 CPU 核数; 1: 不并行)")
+    _parallel_options(plan)
     plan.add_argument("--iterations", type=int, metavar="N",
                       help="每个小组最多求解迭代次数 (与 --seconds 先到者为准; 设定后结果与机器快慢无关)")
     plan.add_argument("--out", metavar="目录", help="写出路线 GeoJSON 和每组的 GPX")

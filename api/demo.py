@@ -93,7 +93,7 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
 
     step("划分走访片区")
     zoning = run_zoning(db, ZoneRequest(roster=data / "roster.csv", seconds=5.0, seed=0),
-                        progress=step, out=out / "zones.geojson", maps_dir=out / "zones")
+                        progress=step, out=out / "zones.geojson", maps_dir=out / "zones", workers=None)
     zone_maps = sorted((out / "zones").glob("*.html"))
 
     step(f"生成 {DEMO_MONTH} 走访计划")

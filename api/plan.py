@@ -8,14 +8,11 @@ The CLI (``zhudian plan``) and the HTTP API call :func:`run_plan`; the planning 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
-import multiprocessing
-import os
-from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,14 +34,6 @@ REASONS_ZH = {"no_time": "本月时间不够", "unreachable": "无法步行到�
               "capacity": "超出容量"}
 STARTS = ("depot", "auxiliary")
 ENDS = ("start", "depot")
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (``os.sched_getaffinity``; ``os.cpu_count`` elsewhere)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 @dataclass
@@ -78,8 +67,15 @@ class PlanRequest:
         The plan and its times use it; the GeoJSON/GPX exports still draw the way back to the
         start point (``geo.routes.RouteSpec`` has a single depot).
     workers : int, optional
-        Processes solving groups in parallel; None: the usable cores; 1: serial, in this process.
-        The plan does not depend on it (with ``iterations``, exactly the same).
+        Processes planning villages in parallel (each village's groups one after the other in
+        one process); None: the usable cores; 1: serial, in this process.  The plan does not
+        depend on it (with ``iterations``, exactly the same).
+    executor : str, optional
+        ``local`` (processes on this machine) or ``dask`` (a Dask cluster, see
+        :mod:`api.parallel`); default ``ZHUDIAN_EXECUTOR``, else ``local``.
+    address : str, optional
+        Scheduler of an existing Dask cluster (default ``ZHUDIAN_DASK_SCHEDULER``; none: a local
+        cluster of ``workers`` processes).
     """
 
     month: str
@@ -95,6 +91,8 @@ class PlanRequest:
     start: str = "depot"
     end: str = "start"
     workers: int | None = None
+    executor: str | None = None
+    address: str | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -118,6 +116,9 @@ class PlanRequest:
             raise ValueError(f"--end 应为 start (回到出发点) 或 depot (村委会) (收到 {self.end!r})")
         if self.workers is not None and self.workers < 1:
             raise ValueError("--workers 必须大于 0")
+        from api.parallel import executor_from_env
+
+        self.executor, self.address = executor_from_env(self.executor, self.address)
 
 
 def _hhmm(seconds_since_month: int) -> str:
@@ -146,12 +147,8 @@ def plan_steps(db: str | Path, req: PlanRequest, *, out: str | Path | None = Non
     except Exception:  # noqa: BLE001 - run_plan reports the problem
         return 12
     try:
-        villages = store.load_villages(engine)
-        ids = [v for v in villages["village_id"] if not req.villages or v in set(req.villages)]
-        n = 0
-        for vid in ids:
-            zp = plans.load_zone_plan(engine, vid)
-            n += len(zp.zones) if zp is not None else 0
+        zoned = plans.zoned_villages(engine)
+        n = sum(k for v, k in zoned.items() if not req.villages or v in set(req.villages))
         return max(1, n + (out is not None))
     except Exception:  # noqa: BLE001
         return 12
@@ -163,20 +160,23 @@ def run_plan(db: str | Path, req: PlanRequest, *, progress: Callable[[str], None
              out: str | Path | None = None) -> dict:
     """Plan one month for every group of the requested villages; store it; write routes.
 
-    Groups are solved in ``req.workers`` processes (spawned; 1: in this process); the instances
-    are built, and everything is written, in this process: one month plan per group, stored
-    village by village in the villages' order once all its groups are solved. ``progress`` is
-    called once per finished group (and once before writing the routes).
+    Each village is one task (:func:`plan_task`): it reads the village from the store, builds its
+    groups' instances, solves them one after the other, stores one month plan per group and
+    writes the groups' GPX files.  Tasks run in this process (``req.workers`` 1), in
+    ``req.workers`` processes, or on a Dask cluster (``req.executor``), largest villages first.
+    A village whose task fails is reported in ``failed`` and the others are kept.  ``progress``
+    is called once per group as its village finishes (and once before writing the routes).
 
     Returns
     -------
     dict
         ``{"month", "groups": [{"group", "zone", "village", "start", "end", "sessions": [...]}],
         "unplanned": [{"household", "group", "reason", "reason_text"}],
-        "projected_year_end_coverage": {zone: share}, "notes": [...]}`` as in the issue;
+        "projected_year_end_coverage": {zone: share}, "notes": [...],
+        "failed": [{"village", "error"}]}`` as in the issue, villages in the store's order;
         ``start``/``end`` are ``{"kind": "depot" | "auxiliary_home", "lon", "lat"}`` (plus
         ``area``, and ``note`` when the auxiliary's home was asked for but the office is used).
-        The same for any ``workers``.
+        The same for any ``workers`` and executor.
 
     Raises
     ------
@@ -186,12 +186,10 @@ def run_plan(db: str | Path, req: PlanRequest, *, progress: Callable[[str], None
         For holiday data missing the planned year (message says how to fix it), or malformed
         planner input.
     """
+    from api.parallel import Task, run_tasks, usable_cores
+
     step = progress or (lambda _m: None)
-    is_workday = _workday_function(req)
-    is_workday(dt.date(req.year, req.mon, 1))  # fail early, with the message, if the year is missing
-    rules = SessionRules(stationing_weekday=WEEKDAYS[req.stationing_day.lower()],
-                         evenings_per_week=req.evenings_per_week)
-    mrules = MonthRules(service_min=req.service_min)
+    _workday_function(req)(dt.date(req.year, req.mon, 1))  # fail early, with the message, if the year is missing
     engine = store.open_store(db, create=False)
     try:
         villages = store.load_villages(engine)
@@ -200,112 +198,87 @@ def run_plan(db: str | Path, req: PlanRequest, *, progress: Callable[[str], None
             if unknown:
                 raise InputError([Problem("--village", v, "数据库中没有这个行政村", "检查行政村编号") for v in unknown])
             villages = villages[villages["village_id"].isin(req.villages)]
-        todo = []
-        problems = []
-        for _, v in villages.iterrows():
-            zp = plans.load_zone_plan(engine, v["village_id"])
-            if zp is None:
-                if req.villages:
-                    problems.append(Problem("--village", v["village_id"], "该村还没有分片",
-                                            "先运行 zhudian zone 为该村分片"))
-                continue
-            todo.append((v, zp))
+        zoned = plans.zoned_villages(engine)
+        todo = [vid for vid in villages["village_id"] if vid in zoned]
+        problems = [Problem("--village", vid, "该村还没有分片", "先运行 zhudian zone 为该村分片")
+                    for vid in villages["village_id"] if req.villages and vid not in zoned]
         if not todo and not problems:
             problems.append(Problem("", "", "数据库中还没有任何村的分片, 无法安排走访",
                                     "先运行 zhudian zone DB --roster 花名册.csv (或 --groups N) 为各村分片"))
         if problems:
             raise InputError(problems)
-        report: dict = {"month": req.month, "groups": [], "unplanned": [], "projected_year_end_coverage": {},
-                        "notes": []}
-        route_specs: list = []
-
-        def build(v, zp) -> _VillageWork:
-            hh, depot, instances = month_instances(engine, v, zp, req, rules, mrules, is_workday)
-            return _VillageWork(v, hh, depot, instances)
-
-        def finish(work: _VillageWork) -> None:
-            route_specs.extend(_finish_village(engine, work, req, report))
-
-        n_groups = sum(len(zp.zones) for _, zp in todo)
-        workers = min(req.workers or usable_cores(), max(n_groups, 1))
-        if workers <= 1:
-            for v, zp in todo:
-                work = build(v, zp)
-                for inst in work.instances:
-                    work.results.append(plan_group_month(inst.due, inst.sessions, **_solve_kwargs(inst, req)))
-                    step(f"已排好 {inst.group_id}")  # one step per finished group
-                finish(work)
-        else:
-            _run_parallel(todo, build, finish, req, workers, step)
-        if out is not None and route_specs:
-            step("写出路线 (GeoJSON, GPX)")
-            _write_routes(engine, route_specs, Path(out), req.month)
-        return report
+        sizes = store.household_counts(engine)
     finally:
         engine.dispose()
+    routes_dir = None if out is None else str(out)
+    if routes_dir is not None:
+        Path(routes_dir).mkdir(parents=True, exist_ok=True)
+    tasks = (Task(vid, plan_task, (str(db), vid, req, routes_dir))
+             for vid in sorted(todo, key=lambda v: -sizes.get(v, 0)))  # largest first
+    workers = max(1, min(req.workers or usable_cores(), len(todo)))
+
+    def told(o) -> None:
+        for gid in (o.value["group_ids"] if o.ok else [o.key]):
+            step(f"已排好 {gid}")
+
+    outcomes = {o.key: o for o in run_tasks(tasks, workers=workers, executor=req.executor,
+                                            address=req.address, on_outcome=told)}
+    report: dict = {"month": req.month, "groups": [], "unplanned": [], "projected_year_end_coverage": {},
+                    "notes": [], "failed": []}
+    features: list = []
+    for vid in todo:
+        o = outcomes[vid]
+        if not o.ok:
+            report["failed"].append({"village": vid, "error": o.error})
+            report["notes"].append(f"{vid}: 计算出错, 该村本月未排 (其他村的计划已保存): {o.error}")
+            continue
+        part = o.value
+        for key in ("groups", "unplanned", "notes"):
+            report[key].extend(part[key])
+        report["projected_year_end_coverage"].update(part["projected_year_end_coverage"])
+        features.extend(part["features"])
+    if out is not None and features:
+        from geo.atomic import write_atomic
+
+        step("写出路线 (GeoJSON, GPX)")
+        data = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False, allow_nan=False)
+        write_atomic(Path(out) / f"routes-{req.month}.geojson", data.encode("utf-8"))
+    return report
 
 
-@dataclass
-class _VillageWork:
-    """One village on its way through :func:`run_plan`: its instances, then their plans."""
+def plan_task(db: str, village_id: str, req: PlanRequest, routes_dir: str | None) -> dict:
+    """Plan one village's month (one task of :func:`run_plan`): build its groups' instances, solve
+    them in turn, store one month plan per group and, with ``routes_dir``, write each group's GPX.
 
-    village: object
-    hh: object
-    depot: tuple[float, float]
-    instances: list[GroupInstance]
-    results: list[GroupMonth] = field(default_factory=list)
+    Returns
+    -------
+    dict
+        ``group_ids``, and the village's share of the report: ``groups``, ``unplanned``,
+        ``projected_year_end_coverage``, ``notes`` and ``features`` (its routes' GeoJSON features).
+    """
+    from api.parallel import task_store
+
+    rules = SessionRules(stationing_weekday=WEEKDAYS[req.stationing_day.lower()],
+                         evenings_per_week=req.evenings_per_week)
+    mrules = MonthRules(service_min=req.service_min)
+    with task_store(db) as engine:
+        village = store.load_villages(engine, village_ids=[village_id]).iloc[0]
+        zp = plans.load_zone_plan(engine, village_id)
+        hh, depot, instances = month_instances(engine, village, zp, req, rules, mrules, _workday_function(req))
+        results = [plan_group_month(inst.due, inst.sessions, **_solve_kwargs(inst, req)) for inst in instances]
+        part: dict = {"group_ids": [inst.group_id for inst in instances], "groups": [], "unplanned": [],
+                      "projected_year_end_coverage": {}, "notes": [], "features": []}
+        specs = _finish_village(engine, village, hh, depot, instances, results, req, part)
+        if routes_dir is not None and specs:
+            part["features"] = _write_routes(engine, specs, Path(routes_dir), req.month)
+    return part
 
 
 def _solve_kwargs(inst: GroupInstance, req: PlanRequest) -> dict:
-    """Keyword arguments of :func:`planner.month.plan_group_month` for one group (all picklable)."""
+    """Keyword arguments of :func:`planner.month.plan_group_month` for one group."""
     return dict(states=inst.states, month=req.mon, duration_s=inst.duration_s, distance_m=inst.distance_m,
                 seconds=req.seconds, seed=req.seed, iterations=req.iterations, engine=req.engine,
                 n_depots=inst.n_depots, end_depot=inst.end_depot)
-
-
-def _run_parallel(todo: list, build: Callable, finish: Callable, req: PlanRequest, workers: int,
-                  step: Callable[[str], None]) -> None:
-    """Solve every group in a pool of ``workers`` spawned processes while this process builds
-    the next villages' instances (only while at most ``workers`` groups wait or run, so memory
-    stays bounded); finish (store, report) the villages in their order as soon as all of a
-    village's groups are solved. A failure in a worker cancels the rest and is raised."""
-    ctx = multiprocessing.get_context("spawn")  # no fork of a process holding threads and a database
-    pending: deque[tuple[_VillageWork, list[Future]]] = deque()
-    names: dict[Future, str] = {}
-    running: set[Future] = set()
-
-    def drain(block: bool) -> None:
-        nonlocal running
-        if running:
-            done, running = wait(running, timeout=None if block else 0, return_when=FIRST_COMPLETED)
-            for f in done:
-                f.result()  # re-raise a worker's error here
-                step(f"已排好 {names.pop(f)}")
-        while pending and all(f.done() for f in pending[0][1]):
-            work, futs = pending.popleft()
-            work.results = [f.result() for f in futs]
-            finish(work)
-
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-    try:
-        for v, zp in todo:
-            while len(running) > 2 * workers:  # build ahead only as far as keeps the workers busy
-                drain(block=True)
-            work = build(v, zp)
-            futs = []
-            for inst in work.instances:
-                f = pool.submit(plan_group_month, inst.due, inst.sessions, **_solve_kwargs(inst, req))
-                names[f] = inst.group_id
-                futs.append(f)
-            running.update(futs)
-            pending.append((work, futs))
-            drain(block=False)
-        while running or pending:
-            drain(block=True)
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
 
 
 @dataclass(frozen=True)
@@ -440,19 +413,19 @@ def month_instances(engine, village, zp, req: PlanRequest, rules: SessionRules, 
     feedback = feedback_due(engine, vid)  # a problem closed: tell the household (follow_up)
     leave = plans.load_leave(engine, vid)
     office = StartPoint("depot", depot[0], depot[1])
+    hids = hh["household_id"].tolist()
+    tag_lists = [tuple(t for t in str(x or "").split(",") if t) for x in hh["tags"].tolist()]
     instances = []
     for z in zp.zones:
         idx = np.array([pos[h] for h in z.household_ids if h in pos], dtype=np.int64)
         if not len(idx):
             continue
         states = []
-        for i in idx:
-            row = hh.iloc[int(i)]
-            st = visits.get(row["household_id"], {})
-            tags = tuple(t for t in str(row["tags"] or "").split(",") if t)
+        for i in idx.tolist():
+            st = visits.get(hids[i], {})
             states.append(HouseholdState(visits_this_year=st.get("visits_this_year", 0),
                                          last_visit=st.get("last_visit"), last_outcome=st.get("last_outcome"),
-                                         tags=tags, follow_up=row["household_id"] in feedback))
+                                         tags=tag_lists[i], follow_up=hids[i] in feedback))
         g = groups.get(z.group_id)
         group_people = [*g.members, *([g.auxiliary] if g.auxiliary else [])] if g is not None else []
         sessions = month_sessions(req.year, req.mon, rules=rules, is_workday=is_workday,
@@ -478,20 +451,23 @@ def month_instances(engine, village, zp, req: PlanRequest, rules: SessionRules, 
     return hh, depot, instances
 
 
-def _finish_village(engine, work: _VillageWork, req: PlanRequest, report: dict) -> list:
+def _finish_village(engine, village, hh, depot: tuple[float, float], instances: list[GroupInstance],
+                    results: list[GroupMonth], req: PlanRequest, report: dict) -> list:
     """Add one village's solved groups to the report, store their plans (one month plan per
     group) and return their (group id, RouteSpec) pairs."""
     from geo.routes import RouteSpec, RouteStop
 
-    village, hh = work.village, work.hh
     vid = village["village_id"]
-    pos = {h: i for i, h in enumerate(hh["household_id"])}
+    hids = hh["household_id"].tolist()
+    pos = {h: i for i, h in enumerate(hids)}
+    lon, lat = hh.geometry.x.to_numpy(), hh.geometry.y.to_numpy()
+    labels = hh["address"].tolist()
     people = {p.member_id: p for p in plans.load_people(engine, vid)}
     specs = []
-    for inst, gm in zip(work.instances, work.results):
+    for inst, gm in zip(instances, results):
         idx = inst.idx
         group_people = inst.people
-        start = inst.start or StartPoint("depot", *work.depot)
+        start = inst.start or StartPoint("depot", *depot)
         end = inst.end or start
         if start.note:
             report["notes"].append(f"{inst.group_id}: {start.note}")
@@ -504,7 +480,7 @@ def _finish_village(engine, work: _VillageWork, req: PlanRequest, report: dict) 
             stops = []
             if r is not None:
                 for vis in r.visits:
-                    hid = hh["household_id"].iloc[int(idx[gm.due[vis.client].household])]
+                    hid = hids[int(idx[gm.due[vis.client].household])]
                     stops.append({"household": hid, "arrive": _hhmm(vis.arrive_s), "depart": _hhmm(vis.depart_s),
                                   "priority": gm.due[vis.client].priority})
             g_sessions.append({
@@ -520,14 +496,14 @@ def _finish_village(engine, work: _VillageWork, req: PlanRequest, report: dict) 
                           for st, v in zip(stops, r.visits if r is not None else [])],
             })
             if stops:
-                pts_ = [hh.iloc[pos[st["household"]]] for st in stops]
+                rows = [pos[st["household"]] for st in stops]
                 specs.append((inst.group_id, RouteSpec(
                     route_id=f"{inst.group_id}-{s.date.isoformat()}-{s.kind}{('-' + s.part) if s.part else ''}",
                     name=f"{inst.group_id} {s.label}", date=s.date.isoformat(), depot_lon=start.lon,
                     depot_lat=start.lat,
-                    stops=[RouteStop(household_id=st["household"], lon=float(p.geometry.x), lat=float(p.geometry.y),
-                                     arrive=st["arrive"], depart=st["depart"], seq=n + 1, label=p["address"])
-                           for n, (st, p) in enumerate(zip(stops, pts_))],
+                    stops=[RouteStop(household_id=st["household"], lon=float(lon[r]), lat=float(lat[r]),
+                                     arrive=st["arrive"], depart=st["depart"], seq=n + 1, label=labels[r])
+                           for n, (st, r) in enumerate(zip(stops, rows))],
                     start=g_sessions[-1]["start"], end=g_sessions[-1]["end"])))
         report["groups"].append({"group": inst.group_id, "zone": zone_label, "village": vid,
                                  "members": [people[m].name for m in group_people if m in people],
@@ -535,7 +511,7 @@ def _finish_village(engine, work: _VillageWork, req: PlanRequest, report: dict) 
                                  "due": len(gm.due), "planned": sum(len(s["stops"]) for s in g_sessions),
                                  "sessions": g_sessions})
         for h, reason in gm.unplanned:
-            report["unplanned"].append({"household": hh["household_id"].iloc[int(idx[h])], "group": inst.group_id,
+            report["unplanned"].append({"household": hids[int(idx[h])], "group": inst.group_id,
                                         "reason": reason, "reason_text": REASONS_ZH.get(reason, reason)})
         report["projected_year_end_coverage"][zone_label] = round(float(gm.projected_year_end_coverage), 4)
         plans.save_month_plan(engine, vid, dt.date(req.year, req.mon, 1),
@@ -551,21 +527,21 @@ def _finish_village(engine, work: _VillageWork, req: PlanRequest, report: dict) 
     return specs
 
 
-def _write_routes(engine, grouped: list, out: Path, month: str) -> None:
-    """All routes of the month in one GeoJSON, and one GPX file per group (for phones);
-    ``grouped`` holds (group id, RouteSpec) pairs."""
-    from geo.routes import routes_crs, write_geojson, write_gpx
+def _write_routes(engine, grouped: list, out: Path, month: str) -> list[dict]:
+    """One GPX file per group (for phones) of one village's routes; returns their GeoJSON
+    features (``run_plan`` writes every village's in one file). ``grouped`` holds
+    (group id, RouteSpec) pairs."""
+    from geo.routes import geojson_dict, routes_crs, write_gpx
 
     specs = [spec for _, spec in grouped]
-    out.mkdir(parents=True, exist_ok=True)
     lons = [s.depot_lon for s in specs] + [st.lon for s in specs for st in s.stops]
     lats = [s.depot_lat for s in specs] + [st.lat for s in specs for st in s.stops]
     roads = store.load_roads(engine, bbox=(min(lons) - 0.01, min(lats) - 0.01, max(lons) + 0.01, max(lats) + 0.01))
     crs = routes_crs(specs)
     network = WalkNetwork.from_lines(roads.to_crs(crs).geometry.values) if len(roads) else None
-    write_geojson(specs, roads, out / f"routes-{month}.geojson", network=network, crs=crs)
     by_group: dict[str, list] = {}
     for group, spec in grouped:
         by_group.setdefault(group, []).append(spec)
     for group, group_specs in by_group.items():
         write_gpx(group_specs, roads, out / f"{group}-{month}.gpx", network=network, crs=crs)
+    return geojson_dict(specs, roads, network=network, crs=crs)["features"]

@@ -297,24 +297,54 @@ def village_json(vz: VillageZoning) -> dict:
     }
 
 
+def zone_steps(db: str | Path, req: ZoneRequest) -> int:
+    """How many progress steps :func:`run_zoning` makes: one per village. Never raises (12 when
+    the store cannot be read)."""
+    try:
+        engine = store.open_store(db, create=False)
+    except Exception:  # noqa: BLE001 - run_zoning reports the problem
+        return 12
+    try:
+        ids = store.load_villages(engine)["village_id"]
+        return max(1, sum(1 for v in ids if not req.villages or v in set(req.villages)))
+    except Exception:  # noqa: BLE001
+        return 12
+    finally:
+        engine.dispose()
+
+
 def run_zoning(db: str | Path, req: ZoneRequest, *, progress: Progress | None = None,
                out: str | Path | None = None, maps_dir: str | Path | None = None,
-               lang: str = "zh") -> dict:
+               lang: str = "zh", workers: int | None = 1, executor: str | None = None,
+               address: str | None = None) -> dict:
     """Zone the requested villages of a store; store each plan; optionally write outlines and maps.
+
+    Each village is one task (:func:`zone_task`) that reads its data from the store, zones it,
+    stores its plan and draws its map: in this process (``workers=1``, the default), in
+    ``workers`` processes (None: the usable cores), or on a Dask cluster (``executor="dask"``,
+    see :mod:`api.parallel`).  The largest villages go first.  A village whose task fails is
+    reported (``status`` ``"error"`` with the reason) and the others are kept.  ``progress`` is
+    called once per finished village.
 
     Returns
     -------
     dict
-        ``{"villages": [village_json, ...]}``.
+        ``{"villages": [village_json, ...], "failed": [{"village", "error"}]}`` in the order of
+        the store's villages.
 
     Raises
     ------
     geo.errors.InputError
-        For a bad roster or lock (nothing is written).
+        For a bad roster or lock, or an unknown village (nothing is written).
     FileNotFoundError
         When the store does not exist.
+    ValueError
+        For an unknown executor.
     """
+    from api.parallel import Task, executor_from_env, run_tasks, usable_cores
+
     step = progress or (lambda _m: None)
+    executor, address = executor_from_env(executor, address)
     engine = store.open_store(db, create=False)
     try:
         villages = all_villages = store.load_villages(engine)
@@ -326,20 +356,77 @@ def run_zoning(db: str | Path, req: ZoneRequest, *, progress: Progress | None = 
         roster_people = None
         if req.roster is not None:
             roster_people = _load_roster(engine, req.roster, all_villages)
-        results: list[VillageZoning] = []
-        for _, v in villages.iterrows():
-            step(f"分片: {v['name']}")
-            notes: list[str] = []
-            groups = _groups_for(engine, req, v["village_id"], roster_people, notes)
-            results.append(zone_village(engine, v, groups, req, notes))
-        if out is not None:
-            _write_outlines(results, Path(out))
-        if maps_dir is not None:
-            step("绘制分片地图")
-            write_zone_maps(engine, results, Path(maps_dir), lang=lang)
-        return {"villages": [village_json(vz) for vz in results]}
+        notes: dict[str, list[str]] = {}
+        for vid in villages["village_id"]:
+            notes[vid] = []
+            groups = _groups_for(engine, req, vid, roster_people, notes[vid])
+            if req.locks:
+                _check_locks(engine, vid, groups, req.locks)
+        sizes = store.household_counts(engine)
     finally:
         engine.dispose()
+    names = dict(zip(villages["village_id"], villages["name"]))
+    order = sorted(names, key=lambda v: -sizes.get(v, 0))  # largest first: the pool ends together
+    task_req = replace(req, roster=None, groups=None)  # the groups are stored now
+    tasks = (Task(vid, zone_task, (str(db), vid, task_req, None if maps_dir is None else str(maps_dir), lang))
+             for vid in order)
+    n_workers = max(1, min(workers or usable_cores(), len(order)))
+    outcomes = run_tasks(tasks, workers=n_workers, executor=executor, address=address,
+                         on_outcome=lambda o: step(f"已分片: {names[o.key]}"))
+    by_key = {o.key: o for o in outcomes}
+    report: dict = {"villages": [], "failed": []}
+    frames = []
+    for vid in villages["village_id"]:
+        o = by_key[vid]
+        if o.ok:
+            record, frame = o.value
+            record["notes"] = notes[vid] + record["notes"]
+            if frame is not None:
+                frames.append(frame)
+        else:
+            record = _failed_json(vid, names[vid], o.error, notes[vid])
+            report["failed"].append({"village": vid, "error": o.error})
+        report["villages"].append(record)
+    if out is not None:
+        _write_outlines(frames, Path(out))
+    return report
+
+
+def zone_task(db: str, village_id: str, req: ZoneRequest, maps_dir: str | None, lang: str) -> tuple:
+    """Zone one village, store its plan and draw its map (one task of :func:`run_zoning`).
+
+    Returns
+    -------
+    (dict, GeoDataFrame or None)
+        The village's ``--json`` record and its zone outlines (for ``--out``).
+    """
+    from api.parallel import task_store
+
+    with task_store(db) as engine:
+        v = store.load_villages(engine, village_ids=[village_id]).iloc[0]
+        vz = zone_village(engine, v, plans.load_groups(engine, village_id), req, [])
+        if maps_dir is not None:
+            write_zone_maps(engine, [vz], Path(maps_dir), lang=lang)
+        return village_json(vz), _outline_frame(vz)
+
+
+def _failed_json(vid: str, name: str, error: str, notes: list[str]) -> dict:
+    return {"village": vid, "name": name, "status": "error", "balance": None, "cv": None,
+            "max_deviation": None, "contiguous": False, "excess_pieces": 0, "moved": 0, "splits": [],
+            "zones": [], "reasons": [f"计算出错, 该村未分片 (其他村的结果已保存): {error}"], "notes": notes,
+            "version": None, "solver_status": "", "seconds": 0.0, "params": {}, "tradeoff": []}
+
+
+def _check_locks(engine, vid: str, groups: list[Group], locks: Sequence[str]) -> None:
+    """Raise InputError for a lock naming an unknown group (before any village is zoned)."""
+    areas = store.load_areas(engine, village_ids=[vid])
+    hh = store.load_households(engine, village_ids=[vid])
+    unit_index = {u: i for i, u in enumerate(dict.fromkeys(hh["area_id"].tolist()))}
+    _, _, problems = _parse_locks(locks, groups=groups, village_areas=set(areas["area_id"]),
+                                  village_households={h: i for i, h in enumerate(hh["household_id"])},
+                                  unit_index=unit_index)
+    if problems:
+        raise InputError(problems)
 
 
 def _load_roster(engine, path: str | Path, villages: gpd.GeoDataFrame) -> dict:
@@ -358,18 +445,20 @@ def _load_roster(engine, path: str | Path, villages: gpd.GeoDataFrame) -> dict:
     return by_village
 
 
-def _write_outlines(results: list[VillageZoning], out: Path) -> None:
-    frames = []
-    for vz in results:
-        if vz.outlines is None:
-            continue
-        f = vz.outlines.copy()
-        f["village"] = vz.village_id
-        f["group"] = [vz.groups[int(z)].group_id for z in f["zone"]]
-        loads = {z.index: z.workload_min for z in vz.result.zones}
-        f["workload_min"] = [round(loads[int(z)], 1) for z in f["zone"]]
-        f["zone"] = [_zone_label(vz.village_id, int(z)) for z in f["zone"]]
-        frames.append(f[["village", "zone", "group", "households", "workload_min", "geometry"]])
+def _outline_frame(vz: VillageZoning) -> gpd.GeoDataFrame | None:
+    """The village's zone outlines with the ``--out`` columns (None when it has no zones)."""
+    if vz.outlines is None:
+        return None
+    f = vz.outlines.copy()
+    f["village"] = vz.village_id
+    f["group"] = [vz.groups[int(z)].group_id for z in f["zone"]]
+    loads = {z.index: z.workload_min for z in vz.result.zones}
+    f["workload_min"] = [round(loads[int(z)], 1) for z in f["zone"]]
+    f["zone"] = [_zone_label(vz.village_id, int(z)) for z in f["zone"]]
+    return f[["village", "zone", "group", "households", "workload_min", "geometry"]]
+
+
+def _write_outlines(frames: list[gpd.GeoDataFrame], out: Path) -> None:
     if not frames:
         return
     gdf = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
@@ -391,7 +480,7 @@ def write_zone_maps(engine, results: list[VillageZoning], folder: Path, *, lang:
     from maps.zones import zone_map
 
     folder.mkdir(parents=True, exist_ok=True)
-    villages = store.load_villages(engine)
+    villages = store.load_villages(engine, village_ids=[vz.village_id for vz in results])
     written = []
     for vz in results:
         if vz.outlines is None:

@@ -58,12 +58,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from api import store  # noqa: E402
 from api.plan import WEEKDAYS, PlanRequest, _workday_function, month_instances  # noqa: E402
 from api.store import plans  # noqa: E402
 from planner.calendar import SessionRules  # noqa: E402
 from planner.check import check_routes  # noqa: E402
+from proctree import tree_rss_kb  # noqa: E402
 from planner.month import MonthRules, plan_group_month  # noqa: E402
 
 ZHUDIAN = str(Path(sys.executable).with_name("zhudian"))
@@ -155,27 +157,6 @@ def solve(inst: Instance, engine: str, seconds: float, month: int) -> dict:
             "sessions": len(inst.sessions), "sessions_used": res.n_vehicles}
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """Resident memory (kB) of ``pid``'s descendants, from /proc (0 where unavailable)."""
-    total, todo = 0, []
-    try:
-        todo = [int(c) for t in os.listdir(f"/proc/{pid}/task")
-                for c in Path(f"/proc/{pid}/task/{t}/children").read_text().split()]
-    except OSError:
-        return 0
-    while todo:
-        q = todo.pop()
-        try:
-            for line in Path(f"/proc/{q}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-            todo += [int(c) for t in os.listdir(f"/proc/{q}/task")
-                     for c in Path(f"/proc/{q}/task/{t}/children").read_text().split()]
-        except OSError:
-            continue
-    return total
-
-
 def full_plan(db: Path, month: str, seconds: float, workers: int | None = None, start: str = "depot") -> dict:
     """One ``zhudian plan DB --month M --seconds S [--workers N] [--start ...] --json`` of the whole
     demo on a copy of ``db``, in a subprocess: wall time, the largest single process's peak RSS
@@ -197,7 +178,7 @@ def full_plan(db: Path, month: str, seconds: float, workers: int | None = None, 
                          stderr=subprocess.PIPE, text=True)
     peak = 0
     while p.poll() is None:
-        peak = max(peak, _tree_rss_kb(p.pid))
+        peak = max(peak, tree_rss_kb(p.pid))
         time.sleep(0.1)
     stdout, stderr = p.communicate()
     rc, wall, rss = stdout.split()

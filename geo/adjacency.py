@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial import Delaunay, QhullError
 
 from geo.network import WalkNetwork
@@ -22,17 +21,31 @@ IntArray = npt.NDArray[np.int64]
 def walking_mst_edges(walk_m: npt.NDArray[np.integer]) -> IntArray:
     """Edges (i, j), i < j, of a minimum spanning tree of a walking-distance matrix.
 
-    Zero distances (several households at one building) are kept as edges.
+    Zero distances (several households at one building) are kept as edges.  Prim's algorithm on
+    the dense matrix (symmetrised by the shorter way): O(n²) time, O(n) extra memory besides the
+    symmetric copy; ties go to the household added to the tree first, then the lowest index.
     """
     n = walk_m.shape[0]
     if n < 2:
         return np.empty((0, 2), dtype=np.int64)
-    dense = walk_m.astype(np.float64) + 1e-3  # csgraph reads 0 as "no edge"
-    np.fill_diagonal(dense, 0.0)
-    mst = minimum_spanning_tree(dense).tocoo()
-    e = np.column_stack([mst.row, mst.col]).astype(np.int64)
-    e.sort(axis=1)
-    return e
+    w = np.minimum(walk_m, walk_m.T)
+    in_tree = np.zeros(n, dtype=bool)
+    in_tree[0] = True
+    best = w[0].astype(np.float64)
+    best[0] = np.inf
+    parent = np.zeros(n, dtype=np.int64)
+    edges = np.empty((n - 1, 2), dtype=np.int64)
+    for k in range(n - 1):
+        j = int(np.argmin(best))
+        edges[k] = (parent[j], j)
+        in_tree[j] = True
+        best[j] = np.inf
+        row = w[j]
+        closer = (row < best) & ~in_tree
+        best[closer] = row[closer]
+        parent[closer] = j
+    edges.sort(axis=1)
+    return edges
 
 
 def household_graph(

@@ -261,16 +261,21 @@ def read_roster(path: str | Path, *, encoding: str | None = None,
     if not keep:
         col.fail("", "花名册没有数据行", "每人一行, 填写姓名、角色、驻点村")
     rows = [i + 2 for i in keep]
-    names = [text("name")[i] for i in keep]
-    villages = [text("village_id")[i] for i in keep]
-    raw_roles = [text("role")[i] for i in keep]
-    phones = [text("phone")[i] for i in keep]
-    homes = [text("home_area")[i] for i in keep]
-    titles = [text("title")[i] for i in keep]
-    raw_leave = [text("leave")[i] for i in keep]
+
+    def kept(fieldname: str) -> list[str | None]:
+        values = text(fieldname)  # once per column: a large roster reads in linear time
+        return [values[i] for i in keep]
+
+    names = kept("name")
+    villages = kept("village_id")
+    raw_roles = kept("role")
+    phones = kept("phone")
+    homes = kept("home_area")
+    titles = kept("title")
+    raw_leave = kept("leave")
     has_ids = "member_id" in cols
     if has_ids:
-        ids: list[str | None] = [text("member_id")[i] for i in keep]
+        ids: list[str | None] = kept("member_id")
     else:
         ids = [f"M{k + 1:04d}" for k in range(len(keep))]
         col.warn(f"没有编号列 (编号/工号/member_id), 按行顺序生成编号 {ids[0]} ...; "

@@ -54,7 +54,11 @@ _MAX_NOGOODS = 6
 _CPSAT_SHARE = 0.5
 """Deterministic CP-SAT time for the block plans, as a share of ``ZoningParams.seconds``."""
 _WALL_GUARD = 3.0
-"""The wall-clock guard, as a multiple of ``ZoningParams.seconds``."""
+"""The wall-clock guard, as a multiple of ``ZoningParams.seconds`` ..."""
+_WALL_GUARD_MIN_S = 20.0
+"""... and at least this many seconds: with a short budget on a loaded machine (a city zoned by
+several processes at once) a tight guard would cut CP-SAT off and fall back to worse zones, so
+the zones would depend on the load."""
 _MAX_CANDIDATE_BLOCKS = 30
 
 
@@ -128,7 +132,7 @@ def solve_zoning(problem: ZoningProblem, params: ZoningParams = ZoningParams()) 
     # Time: CP-SAT runs on a deterministic budget (a share of ``seconds``), everything else is
     # bounded by counts, so the same input gives the same zones however loaded the machine is;
     # the wall-clock deadline is only a guard against a machine that is far too slow.
-    ctx.deadline = t0 + _WALL_GUARD * params.seconds
+    ctx.deadline = t0 + max(_WALL_GUARD * params.seconds, _WALL_GUARD_MIN_S)
     budget = _CPSAT_SHARE * params.seconds
     level1 = _Level1(ctx)
     if level1.infeasible_reason:
@@ -476,7 +480,7 @@ class _Level1:
         # the wall-clock limit is only a guard on a heavily loaded machine
         solver.parameters.max_deterministic_time = max(0.2, seconds)
         self.spent += max(0.2, seconds)
-        solver.parameters.max_time_in_seconds = max(0.5, 4.0 * seconds)
+        solver.parameters.max_time_in_seconds = max(_WALL_GUARD_MIN_S / 4, 4.0 * seconds)
         # one worker: the search is then deterministic without interleave_search, which with 2
         # workers aborted OR-Tools 9.15 on some of these models (CHECK heuristics.fixed_search)
         solver.parameters.num_search_workers = self.ctx.params.workers

@@ -148,6 +148,7 @@ class ZoningJobIn(BaseModel):
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     service_min: float = Field(default=10.0, gt=0, le=240)
     fresh: bool = False
+    workers: int = Field(default=1, ge=1, le=64, description="并行处理行政村的进程数")
 
 
 class PlanJobIn(BaseModel):
@@ -165,7 +166,7 @@ class PlanJobIn(BaseModel):
     iterations: int | None = Field(default=None, ge=1, le=10**7)
     start: Literal["depot", "auxiliary"] = "depot"
     end: Literal["start", "depot"] = "start"
-    workers: int = Field(default=1, ge=1, le=64, description="并行求解小组的进程数")
+    workers: int = Field(default=1, ge=1, le=64, description="并行处理行政村的进程数")
 
 
 class JobOut(BaseModel):

@@ -129,7 +129,7 @@ def _zoning(db: str, engine: Engine, job_id: int, params: dict) -> dict:
 
     villages = params.get("villages")
     total = len(villages) if villages else len(store.load_villages(engine))
-    progress = _Progress(engine, job_id, total, before=True)
+    progress = _Progress(engine, job_id, total, before=False)  # told as each village finishes
     with tempfile.TemporaryDirectory(prefix="zhudian-job-") as tmp:
         roster = None
         if params.get("roster_id") is not None:
@@ -144,7 +144,7 @@ def _zoning(db: str, engine: Engine, job_id: int, params: dict) -> dict:
                           tolerance=params.get("tolerance", 0.05), locks=params.get("locks") or (),
                           seconds=params.get("seconds", 5.0), seed=params.get("seed", 0),
                           service_min=params.get("service_min", 10.0), fresh=params.get("fresh", False))
-        return run_zoning(db, req, progress=progress)
+        return run_zoning(db, req, progress=progress, workers=params.get("workers") or 1)
 
 
 def _plan(db: str, engine: Engine, job_id: int, params: dict) -> dict:

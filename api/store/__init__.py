@@ -1081,3 +1081,14 @@ def summary(engine: Engine) -> dict[str, int | float]:
     for placement in PLACEMENTS:
         out[f"households_{placement}"] = placed.get(placement, 0)
     return out
+
+
+def household_counts(engine: Engine) -> dict[str, int]:
+    """Households per village: ``{village_id: count}`` (villages without households absent)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Village.village_id, func.count(Household.id))
+            .join(Household, Household.village_fk == Village.id)
+            .group_by(Village.village_id)
+        ).all()
+    return {str(v): int(n) for v, n in rows}

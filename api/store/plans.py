@@ -234,6 +234,20 @@ def load_zone_plan(engine: Engine, village_id: str, version: int | None = None) 
         return out
 
 
+def zoned_villages(engine: Engine) -> dict[str, int]:
+    """Villages with a zone plan: ``{village_id: number of zones of its latest plan}``."""
+    with Session(engine) as session:
+        latest = (select(ZonePlan.village_fk, func.max(ZonePlan.version).label("version"))
+                  .group_by(ZonePlan.village_fk).subquery())
+        rows = session.execute(
+            select(Village.village_id, func.count(Zone.id))
+            .join(latest, latest.c.village_fk == Village.id)
+            .join(ZonePlan, (ZonePlan.village_fk == Village.id) & (ZonePlan.version == latest.c.version))
+            .outerjoin(Zone, Zone.plan_fk == ZonePlan.id)
+            .group_by(Village.village_id)).all()
+    return {str(v): int(n) for v, n in rows}
+
+
 def save_month_plan(engine: Engine, village_id: str, month: dt.date, groups: Sequence[dict], *,
                     params: dict, seed: int, solver_status: str, scores: dict) -> int:
     """Store one village's month plan: per group its sessions and their ordered stops.

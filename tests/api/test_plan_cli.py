@@ -143,7 +143,8 @@ def test_plan_without_zones_says_what_to_do(tmp_path: Path) -> None:
 def two_villages(planned, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[int, dict], dict]:
     """Triesen and Planken zoned from the demo roster with one change: Triesen's auxiliary member
     ZD-0033 has no home area. Planned with ``--start auxiliary`` and an iteration limit (the
-    plan then depends on the data and the seed only), serially and with two worker processes."""
+    plan then depends on the data and the seed only), serially, with two worker processes, and
+    on a local Dask cluster of two worker processes (``docs["dask"]``)."""
     tmp = tmp_path_factory.mktemp("parallel")
     db = tmp / "two.db"
     shutil.copy(planned[0], db)
@@ -153,12 +154,12 @@ def two_villages(planned, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
     roster.write_text(text.replace(",V018,", ",,"), encoding="utf-8")
     zhudian("zone", db, "--village", TRIESEN, "--village", PLANKEN, "--roster", roster, "--seconds", "2", "--quiet")
     docs, stored = {}, {}
-    for workers in (1, 2):
+    for workers in (1, 2, "dask"):
         copy = tmp / f"workers{workers}.db"
         shutil.copy(db, copy)
+        how = ["--workers", 2, "--executor", "dask"] if workers == "dask" else ["--workers", workers]
         proc = zhudian("plan", copy, "--month", "2026-12", "--village", TRIESEN, "--village", PLANKEN,
-                       "--seconds", "120", "--iterations", "150", "--start", "auxiliary",
-                       "--workers", workers, "--json")
+                       "--seconds", "120", "--iterations", "150", "--start", "auxiliary", "--json", *how)
         docs[workers] = json.loads(proc.stdout)
         engine = store.open_store(copy, create=False)
         try:
@@ -170,15 +171,17 @@ def two_villages(planned, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
 
 def test_parallel_plan_is_the_serial_plan(two_villages) -> None:
     _, docs, stored = two_villages
-    assert docs[1] == docs[2]
+    assert docs[1] == docs[2] == docs["dask"]
+    assert docs[1]["failed"] == []
     assert [g["group"] for g in docs[1]["groups"]] == [f"{PLANKEN}-G1", f"{TRIESEN}-G1", f"{TRIESEN}-G2"]
     assert sum(g["planned"] for g in docs[1]["groups"]) > 300
     for v in (TRIESEN, PLANKEN):
-        a, b = stored[1][v], stored[2][v]
-        assert a.groups() == b.groups()
-        for g in a.groups():
-            assert [(s.date, s.kind, [(t.household_id, t.arrive) for t in s.stops]) for s in a.sessions_of(g)] == \
-                [(s.date, s.kind, [(t.household_id, t.arrive) for t in s.stops]) for s in b.sessions_of(g)]
+        for other in (2, "dask"):
+            a, b = stored[1][v], stored[other][v]
+            assert a.groups() == b.groups()
+            for g in a.groups():
+                assert [(s.date, s.kind, [(t.household_id, t.arrive) for t in s.stops]) for s in a.sessions_of(g)] == \
+                    [(s.date, s.kind, [(t.household_id, t.arrive) for t in s.stops]) for s in b.sessions_of(g)]
 
 
 def test_auxiliary_start_per_group_with_fallback_reported(two_villages) -> None:
