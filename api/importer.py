@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from api import store
@@ -70,12 +71,11 @@ class ImportRequest:
 
 
 def _road_km(roads: gpd.GeoDataFrame) -> float:
+    """Geodesic length of the roads (WGS 84 ellipsoid), as the store computes ``length_m``."""
     if roads is None or not len(roads):
         return 0.0
-    from pyproj import Geod
-
-    geod = Geod(ellps="WGS84")
-    return round(sum(geod.geometry_length(g) for g in roads.geometry.values) / 1000.0, 3)
+    metres = store._geodesic_length_m(np.asarray(roads.geometry.values, dtype=object))
+    return round(float(np.nansum(metres)) / 1000.0, 3)
 
 
 def _none_if_empty(frame: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:

@@ -153,7 +153,7 @@ def eligible_households(engine, day: dt.date, weeks: int, *, town: str | None = 
     """(eligible households, zone statistics) for a check on ``day`` (see the module docstring)."""
     start = day - dt.timedelta(days=7 * weeks)
     end = day - dt.timedelta(days=1)
-    data = load_review_data(engine, Period(start, end, "window", f"{start}..{end}"), town=town)
+    data = load_review_data(engine, Period(start, end, "window", f"{start}..{end}"), town=town, visit_rows=True)
     hf = household_figures(data)
     zones = unit_figures(data, hf, "zone")
     v = data.visits

@@ -127,8 +127,10 @@ def assemble(
     all_villages = _concat([new_villages, v_known], VILLAGE_COLUMNS)
     touched_villages: dict[str, dict] = {}  # villages created or changed by this import
 
+    stored_village_ids = set(all_villages["village_id"].tolist())
+
     def ensure_village(vid: str, name: str | None = None) -> None:
-        if vid in set(all_villages["village_id"]) or vid in touched_villages:
+        if vid in stored_village_ids or vid in touched_villages:
             return
         touched_villages[vid] = {"village_id": vid, "name": name or vid, "town": None,
                                  "depot_lon": math.nan, "depot_lat": math.nan, "attrs": {},
@@ -181,7 +183,7 @@ def assemble(
                 warnings.append(f"{areas.file}: 没有行政村图层或行政村列, 全部片区归入一个行政村 “{stem}” (编号 {vid}); "
                                 f"用 --villages 提供行政村边界, 或在片区文件中加“行政村”列")
             new_areas.loc[missing, "village_id"] = vid
-        for vid in sorted(set(new_areas["village_id"])):
+        for vid in sorted(set(new_areas["village_id"].tolist())):
             ensure_village(vid)
         new_areas = _resolve_overlaps(new_areas, metric, params, areas.file, warnings)
         counts["areas"] = len(new_areas)
@@ -199,7 +201,7 @@ def assemble(
         placed, unplaced, new_scattered = _place_households(
             households, all_areas, all_villages, touched_villages, metric, params, warnings, counts
         )
-        for vid in set(placed["village_id"]):
+        for vid in set(placed["village_id"].tolist()):
             ensure_village(vid)
 
     # areas written by this import: new ones + scattered areas created now
@@ -264,13 +266,18 @@ def _resolve_overlaps(areas: gpd.GeoDataFrame, metric, params: PlacementParams, 
         return areas
     new_geoms = list(areas.geometry.values)
     dropped = []
+    kept: dict[int, object] = {}
     for i, js in cut.items():
         g = shapely.difference(geoms_m[i], shapely.union_all([geoms_m[j] for j in js]))
         g = polygonal(g)
         if g is None or shapely.area(g) < params.min_overlap_m2:
             dropped.append(i)
             continue
-        new_geoms[i] = gpd.GeoSeries([g], crs=metric).to_crs(WGS84).iloc[0]
+        kept[i] = g
+    if kept:  # back to WGS 84 in one transformation
+        back = gpd.GeoSeries(list(kept.values()), crs=metric).to_crs(WGS84).values
+        for i, g in zip(kept, back):
+            new_geoms[i] = g
     out = areas.copy()
     out["geometry"] = gpd.GeoSeries(new_geoms, crs=WGS84, index=out.index)
     if reported:
@@ -295,18 +302,6 @@ def _place_households(layer: Layer, areas: gpd.GeoDataFrame, villages: gpd.GeoDa
     hm = _metric(hh.geometry, metric)
     pm = _metric(poly.geometry, metric) if len(poly) else gpd.GeoSeries([], crs=metric)
 
-    # the households and areas must overlap at all, or something is wrong with coordinates
-    if len(poly):
-        near = shapely.STRtree(pm.values).query(hm.values, predicate="dwithin",
-                                                distance=max(params.attach_distance_m, 1000.0))
-        if near.shape[1] == 0:
-            b1 = hh.total_bounds
-            b2 = poly.total_bounds
-            col = Collector(layer.file)
-            col.fail("", f"住户与片区完全不重叠 (住户范围 {b1[0]:.4f},{b1[1]:.4f} - {b1[2]:.4f},{b1[3]:.4f}; "
-                         f"片区范围 {b2[0]:.4f},{b2[1]:.4f} - {b2[2]:.4f},{b2[3]:.4f})",
-                     "检查两个文件的坐标系是否一致 (如一个是 GCJ-02 需加 --crs gcj02), 或是否选错了文件")
-
     # 1. the area named in the file
     given = hh["area_id"].notna().to_numpy()
     if given.any():
@@ -316,18 +311,27 @@ def _place_households(layer: Layer, areas: gpd.GeoDataFrame, villages: gpd.GeoDa
             by_name.setdefault((nm, vid), []).append(i)
             by_name.setdefault((nm, None), []).append(i)
         unknown = []
-        for k in np.flatnonzero(given):
-            a = hh.at[k, "area_id"]
+        named = hh["area_id"].to_numpy(dtype=object)
+        own_village = hh["village_id"].to_numpy(dtype=object)
+        rows, at = [], []
+        for k in np.flatnonzero(given).tolist():
+            a = named[k]
             idx = by_id.get(a)
             if idx is None:
-                cand = by_name.get((a, hh.at[k, "village_id"])) or by_name.get((a, None)) or []
+                cand = by_name.get((a, own_village[k])) or by_name.get((a, None)) or []
                 idx = cand[0] if len(cand) == 1 else None
             if idx is None:
                 unknown.append(a)
                 continue
-            area_of[k] = areas["area_id"].iloc[idx]
-            g = areas.geometry.iloc[idx]
-            placement[k] = "in_area" if g is not None and g.covers(hh.geometry.iloc[k]) else "attached"
+            rows.append(k)
+            at.append(idx)
+        if rows:
+            rows_a, at_a = np.array(rows), np.array(at)
+            area_of[rows_a] = areas["area_id"].to_numpy(dtype=object)[at_a]
+            shapes = np.asarray(areas.geometry.values, dtype=object)
+            shapely.prepare(shapes)  # one area holds many households: prepared geometries test faster
+            inside = shapely.covers(shapes[at_a], np.asarray(hh.geometry.values, dtype=object)[rows_a])
+            placement[rows_a] = np.array(["attached", "in_area"], dtype=object)[inside.astype(int)]
         if unknown:
             warnings.append(f"{layer.file}: {len(unknown)} 户所填片区在片区数据中找不到 "
                             f"({', '.join(sorted(set(map(str, unknown)))[:10])}), 改按位置归属")
@@ -338,13 +342,27 @@ def _place_households(layer: Layer, areas: gpd.GeoDataFrame, villages: gpd.GeoDa
         tree = shapely.STRtree(pm.values)
         hi, ai = tree.query(hm.values[todo], predicate="within")
         pids = poly["area_id"].to_numpy(dtype=object)
-        seen = set()
-        for h, a in sorted(zip(hi.tolist(), ai.tolist()), key=lambda t: (t[0], str(pids[t[1]]))):
-            if h in seen:
-                continue
-            seen.add(h)
-            area_of[todo[h]] = pids[a]
-            placement[todo[h]] = "in_area"
+        # a household inside several areas goes to the first by area id
+        id_rank = np.argsort(np.argsort(np.array([str(a) for a in pids], dtype=str), kind="stable"))
+        order = np.lexsort((id_rank[ai], hi))
+        hi, ai = hi[order], ai[order]
+        first = np.flatnonzero(np.r_[True, hi[1:] != hi[:-1]]) if len(hi) else hi
+        area_of[todo[hi[first]]] = pids[ai[first]]
+        placement[todo[hi[first]]] = "in_area"
+
+    # the households and areas must overlap at all, or something is wrong with coordinates
+    # (a household inside an area settles it; the distance query over all households is the
+    # expensive way, needed only when none is)
+    if len(poly) and not (placement == "in_area").any():
+        near = shapely.STRtree(pm.values).query(hm.values, predicate="dwithin",
+                                                distance=max(params.attach_distance_m, 1000.0))
+        if near.shape[1] == 0:
+            b1 = hh.total_bounds
+            b2 = poly.total_bounds
+            col = Collector(layer.file)
+            col.fail("", f"住户与片区完全不重叠 (住户范围 {b1[0]:.4f},{b1[1]:.4f} - {b1[2]:.4f},{b1[3]:.4f}; "
+                         f"片区范围 {b2[0]:.4f},{b2[1]:.4f} - {b2[2]:.4f},{b2[3]:.4f})",
+                     "检查两个文件的坐标系是否一致 (如一个是 GCJ-02 需加 --crs gcj02), 或是否选错了文件")
 
     # village of each household (own column, else village polygon) for the next steps
     hh_village = hh["village_id"].to_numpy(dtype=object).copy()
@@ -445,25 +463,35 @@ def _estimate_depots(out_villages: gpd.GeoDataFrame | None, all_villages: gpd.Ge
     """Villages without a committee office location get the household nearest their centre."""
     out = out_villages.copy() if out_villages is not None else _empty(VILLAGE_COLUMNS)
     estimated = []
-    for vid, grp in households.groupby("village_id"):
-        if vid in set(out["village_id"]):
-            row = out.index[out["village_id"] == vid][0]
+    out_row: dict = {}  # village id -> first row of ``out``
+    for row, vid in zip(out.index, out["village_id"].tolist()):
+        out_row.setdefault(vid, row)
+    known_at: dict = {}  # village id -> first position in ``all_villages``
+    for i, vid in enumerate(all_villages["village_id"].tolist()):
+        known_at.setdefault(vid, i)
+    hx = shapely.get_x(households.geometry.values)
+    hy = shapely.get_y(households.geometry.values)
+    groups = households.groupby("village_id").indices
+    for vid in sorted(groups):
+        at = groups[vid]
+        row = out_row.get(vid)
+        if row is not None:
             lon, lat = out.at[row, "depot_lon"], out.at[row, "depot_lat"]
         else:
-            known = all_villages[all_villages["village_id"] == vid]
-            if not len(known):
+            if vid not in known_at:
                 continue
-            lon, lat = known["depot_lon"].iloc[0], known["depot_lat"].iloc[0]
-            row = None
+            known = all_villages.iloc[known_at[vid]]
+            lon, lat = known["depot_lon"], known["depot_lat"]
         if lon is not None and lat is not None and not (pd.isna(lon) or pd.isna(lat)):
             continue
-        xy = np.column_stack([grp.geometry.x.to_numpy(), grp.geometry.y.to_numpy()])
+        xy = np.column_stack([hx[at], hy[at]])
         centre = np.median(xy, axis=0)
         k = int(np.argmin(((xy - centre) ** 2).sum(axis=1)))
         if row is None:
-            rec = all_villages[all_villages["village_id"] == vid].iloc[0].to_dict()
+            rec = all_villages.iloc[known_at[vid]].to_dict()
             out = _concat([out, gpd.GeoDataFrame([rec], geometry="geometry", crs=WGS84)], VILLAGE_COLUMNS)
-            row = out.index[out["village_id"] == vid][0]
+            row = out.index[-1]
+            out_row[vid] = row
         out.at[row, "depot_lon"] = float(xy[k, 0])
         out.at[row, "depot_lat"] = float(xy[k, 1])
         estimated.append(str(vid))

@@ -88,6 +88,19 @@ def _clean_str(value: object) -> str | None:
     return text or None
 
 
+def _clean_strs(values: list) -> list[str | None]:
+    """:func:`_clean_str` of every value of a column (text cells take the short way)."""
+    out: list[str | None] = []
+    append = out.append
+    for value in values:
+        if type(value) is str:
+            value = value.strip()
+            append(value or None)
+        else:
+            append(_clean_str(value))
+    return out
+
+
 def _where(kind: str, i: int, ident: object = None) -> str:
     """Name a feature or row for messages: 1-based, rows counted as in a spreadsheet."""
     label = f"第 {i + 2} 行" if kind == "row" else f"要素 {i + 1}"
@@ -119,14 +132,16 @@ def _ids(raw: pd.DataFrame, header: str | None, col: Collector, kind: str, *,
     """Read and check the id column: present, no blanks, no duplicates (all listed)."""
     if header is None:
         col.fail("", f"缺少{what}编号列", fix_missing)
-    ids = [_clean_str(v) for v in raw[header].tolist()]
+    ids = _clean_strs(raw[header].tolist())
     blanks = [(_where(kind, i), "") for i, v in enumerate(ids) if v is None]
     _list_some(col, blanks, f"{what}编号为空", f"填写{what}编号 (列 {header})")
-    seen: dict[str, list[int]] = {}
-    for i, v in enumerate(ids):
-        if v is not None:
-            seen.setdefault(v, []).append(i)
-    dups = {k: v for k, v in seen.items() if len(v) > 1}
+    dups: dict[str, list[int]] = {}
+    if len(set(ids)) < len(ids) - max(len(blanks) - 1, 0):  # some id repeats: find which, where
+        seen: dict[str, list[int]] = {}
+        for i, v in enumerate(ids):
+            if v is not None:
+                seen.setdefault(v, []).append(i)
+        dups = {k: v for k, v in seen.items() if len(v) > 1}
     if dups:
         listed = "; ".join(
             f"{k} ({'、'.join(_where(kind, i) for i in rows[:5])})" for k, rows in list(dups.items())[:MAX_LISTED]
@@ -136,17 +151,21 @@ def _ids(raw: pd.DataFrame, header: str | None, col: Collector, kind: str, *,
     return ids
 
 
+_GEOMETRY_TYPE_IDS = {"Point": 0, "LineString": 1, "LinearRing": 2, "Polygon": 3, "MultiPoint": 4,
+                      "MultiLineString": 5, "MultiPolygon": 6, "GeometryCollection": 7}
+"""Geometry type name (``"Point"``, ``"MultiLineString"``, ...) -> shapely's type id."""
+
+
 def _check_geometry(gdf: gpd.GeoDataFrame, col: Collector, *, allowed: tuple[str, ...],
                     what: str, ids: list[str | None]) -> None:
     """Report null, empty and wrong-type geometries, naming each feature."""
-    geoms = gdf.geometry.values
-    missing = [(_where("feature", i, ids[i]), "") for i, g in enumerate(geoms) if g is None or g.is_empty]
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    absent = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    missing = [(_where("feature", i, ids[i]), "") for i in np.flatnonzero(absent)]
     _list_some(col, missing, f"{what}没有几何图形 (空坐标)", "补上坐标或删除该要素")
-    wrong = [
-        (_where("feature", i, ids[i]), f": {g.geom_type}")
-        for i, g in enumerate(geoms)
-        if g is not None and not g.is_empty and g.geom_type not in allowed
-    ]
+    allowed_ids = [_GEOMETRY_TYPE_IDS[t] for t in allowed]
+    other = ~absent & ~np.isin(shapely.get_type_id(geoms), allowed_ids)
+    wrong = [(_where("feature", i, ids[i]), f": {geoms[i].geom_type}") for i in np.flatnonzero(other)]
     if wrong and len(wrong) == len(geoms):
         col.fail("", f"几何类型不对: 全部是 {geoms[0].geom_type}, {what}应为 {'/'.join(allowed)}",
                  f"确认选对了文件: {what}文件应包含 {'/'.join(allowed)}")
@@ -386,7 +405,8 @@ def read_households(path: str | Path, *, options: ReadOptions | None = None) -> 
     else:
         geoms = raw.geometry.values
         # a MultiPoint of one point is a point
-        single = np.array([g is not None and g.geom_type == "MultiPoint" and len(g.geoms) == 1 for g in geoms])
+        single = ((shapely.get_type_id(geoms) == shapely.GeometryType.MULTIPOINT)
+                  & (shapely.get_num_geometries(geoms) == 1))
         if single.any():
             geoms = geoms.copy()
             geoms[single] = [g.geoms[0] for g in geoms[single]]
@@ -406,9 +426,19 @@ def read_households(path: str | Path, *, options: ReadOptions | None = None) -> 
     col.raise_if_any()
 
     def text(fieldname: str) -> list[str | None]:
-        return [_clean_str(v) for v in raw[cols[fieldname]].tolist()] if fieldname in cols else [None] * len(raw)
+        return _clean_strs(raw[cols[fieldname]].tolist()) if fieldname in cols else [None] * len(raw)
 
-    tags = [",".join(parse_tags(v)) for v in raw[cols["tags"]].tolist()] if "tags" in cols else [""] * len(raw)
+    tags = [""] * len(raw)
+    if "tags" in cols:
+        parsed: dict = {}  # a file holds few distinct tag cells (keyed by type too: 1 == 1.0 == True)
+        for i, v in enumerate(raw[cols["tags"]].tolist()):
+            try:
+                t = parsed[type(v), v]
+            except KeyError:
+                t = parsed[type(v), v] = ",".join(parse_tags(v))
+            except TypeError:  # an unhashable cell
+                t = ",".join(parse_tags(v))
+            tags[i] = t
     frame = gpd.GeoDataFrame(
         {
             "household_id": ids, "area_id": text("area_id"), "village_id": text("village_id"),
@@ -447,8 +477,8 @@ def read_roads(path: str | Path, *, options: ReadOptions | None = None) -> Layer
     col.raise_if_any()
     gdf = _to_wgs84(raw, kind, ids, opts, col)
     col.raise_if_any()
-    names = [_clean_str(v) for v in raw[cols["name"]].tolist()] if "name" in cols else [None] * len(raw)
-    hw = [_clean_str(v) for v in raw[cols["highway"]].tolist()] if "highway" in cols else [None] * len(raw)
+    names = _clean_strs(raw[cols["name"]].tolist()) if "name" in cols else [None] * len(raw)
+    hw = _clean_strs(raw[cols["highway"]].tolist()) if "highway" in cols else [None] * len(raw)
     attrs = _attrs(raw, set(cols.values()))
     rows: dict[str, list] = {k: [] for k in ROAD_COLUMNS}
     for i, g in enumerate(gdf.geometry.values):

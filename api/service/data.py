@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import shapely
-from sqlalchemy import Connection, Engine, and_, func, select
+from sqlalchemy import Connection, Engine, case, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from api.service.errors import ApiError, forbidden, not_found
 from api.service.security import Principal, Scope, mask_name, mask_phone, now
@@ -463,18 +463,28 @@ def bulk_visits(engine: Engine, scope: Scope, rows: Sequence[dict], file: str, *
 
 
 def _visited(year: int):
-    """Households visited this year: a visit other than "not at home" (as the planner counts)."""
-    return (select(Visit.household_fk.label("hfk"))
-            .where(Visit.date >= dt.date(year, 1, 1), Visit.date <= dt.date(year, 12, 31),
-                   Visit.outcome != "not_home").distinct().subquery())
+    """Whether the household (``Household.id`` of the enclosing query) was visited in ``year``: a visit
+    other than "not at home" (as the planner counts).
+
+    A correlated ``EXISTS``, answered from the index ``visits(household_fk, date, outcome)``: one
+    index probe per household of the scope, so a town's figures cost what its households cost, not
+    what the whole city's visits of the year cost."""
+    return (select(Visit.id)
+            .where(Visit.household_fk == Household.id, Visit.date >= dt.date(year, 1, 1),
+                   Visit.date <= dt.date(year, 12, 31), Visit.outcome != "not_home").exists())
 
 
 def _latest_zones():
-    latest = select(ZonePlan.village_fk, func.max(ZonePlan.version).label("version")) \
-        .group_by(ZonePlan.village_fk).subquery()
+    """The zones of each village's latest zone plan (no plan of the village has a higher version).
+
+    Written as ``NOT EXISTS`` rather than a join with ``max(version)`` per village: PostgreSQL
+    estimates the latter at a handful of zones and then joins every zone's households before
+    filtering by town."""
+    newer = aliased(ZonePlan)
+    later = select(newer.id).where(newer.village_fk == ZonePlan.village_fk, newer.version > ZonePlan.version)
     return (select(Zone.id.label("zone_pk"), Zone.label, Zone.group_fk, ZonePlan.village_fk)
             .join(ZonePlan, Zone.plan_fk == ZonePlan.id)
-            .join(latest, and_(latest.c.village_fk == ZonePlan.village_fk, latest.c.version == ZonePlan.version))
+            .where(~later.exists())
             .subquery())
 
 
@@ -486,8 +496,7 @@ def _row(level: str, id_: str, name: str, n: int, visited: int, village: str | N
 def coverage(conn: Connection, scope: Scope, level: str, year: int, village_id: str | None,
              town: str | None) -> dict:
     """Visit rate (households visited this year / households) per town, village or zone."""
-    visited = _visited(year)
-    hit = func.count(visited.c.hfk)
+    hit = func.count(case((_visited(year), 1)))
     filters = []
     if village_id:
         v = village(conn, scope, village_id)
@@ -497,13 +506,12 @@ def coverage(conn: Connection, scope: Scope, level: str, year: int, village_id: 
     if level == "town":
         stmt = (select(Town.name, func.count(Household.id), hit).select_from(Household)
                 .join(Village, Household.village_fk == Village.id).outerjoin(Town, Village.town_fk == Town.id)
-                .outerjoin(visited, visited.c.hfk == Household.id).group_by(Town.id, Town.name).order_by(Town.id))
+                .group_by(Town.id, Town.name).order_by(Town.id))
         stmt = _household_scope(stmt.where(*filters), scope)
         rows = [_row("town", r[0] or NO_TOWN, r[0] or NO_TOWN, int(r[1]), int(r[2])) for r in conn.execute(stmt)]
     elif level == "village":
         stmt = (select(Village.village_id, Village.name, func.count(Household.id), hit).select_from(Household)
                 .join(Village, Household.village_fk == Village.id)
-                .outerjoin(visited, visited.c.hfk == Household.id)
                 .group_by(Village.id, Village.village_id, Village.name).order_by(Village.id))
         stmt = _household_scope(stmt.where(*filters), scope)
         rows = [_row("village", r[0], r[1], int(r[2]), int(r[3]), r[0]) for r in conn.execute(stmt)]
@@ -514,7 +522,6 @@ def coverage(conn: Connection, scope: Scope, level: str, year: int, village_id: 
                 .join(Household, Household.id == ZoneHousehold.household_fk)
                 .join(Village, Household.village_fk == Village.id)
                 .outerjoin(Group, Group.id == zones.c.group_fk)
-                .outerjoin(visited, visited.c.hfk == Household.id)
                 .group_by(zones.c.zone_pk, zones.c.label, Group.name, Village.village_id).order_by(zones.c.zone_pk))
         stmt = _household_scope(stmt.where(*filters), scope)
         rows = [_row("zone", r[0] or "", r[1] or r[0] or "", int(r[3]), int(r[4]), r[2]) for r in conn.execute(stmt)]
@@ -527,18 +534,15 @@ def coverage(conn: Connection, scope: Scope, level: str, year: int, village_id: 
 def gaps_fc(conn: Connection, scope: Scope, year: int, village_id: str | None, limit: int, offset: int,
             url: str) -> dict:
     """Households never visited this year (GeoJSON), with their last visit of any year."""
-    visited = _visited(year)
-    last = select(Visit.household_fk.label("hfk"), func.max(Visit.date).label("last")) \
-        .group_by(Visit.household_fk).subquery()
-    stmt = (_household_select().add_columns(last.c.last)
-            .outerjoin(visited, visited.c.hfk == Household.id).outerjoin(last, last.c.hfk == Household.id)
-            .where(visited.c.hfk.is_(None)))
-    stmt = _household_scope(stmt, scope)
+    stmt = _household_scope(_household_select().where(~_visited(year)), scope)
     if village_id:
         v = village(conn, scope, village_id)
         stmt = stmt.where(Household.village_fk == v.id)
     matched = conn.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = conn.execute(stmt.order_by(Household.id).limit(limit).offset(offset)).all()
+    # the last visit of the listed households only (an index probe each), not of every household
+    last = select(func.max(Visit.date)).where(Visit.household_fk == Household.id).scalar_subquery()
+    rows = conn.execute(stmt.add_columns(last.label("last")).order_by(Household.id).limit(limit)
+                        .offset(offset)).all()
     feats = [_household_feature(scope, r, {"last_visit": r.last.isoformat() if r.last else None}) for r in rows]
     return feature_collection(feats, matched=matched, next_url=_next(url, limit, offset, matched),
                               meta={"year": year})

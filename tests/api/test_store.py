@@ -705,3 +705,40 @@ def test_bulk_save_of_20k_households(store):
     loaded = load_households(store)
     assert_geodataframe_equal(loaded, hh)
     assert summary(store)["households"] == 20_000
+
+
+def test_bulk_update_of_every_household_round_trips(store):
+    """Thousands of changed records go through the bulk update (PostgreSQL: COPY into a
+    temporary table, then one UPDATE); what is read back is what was saved."""
+    save_batch(store, ImportBatch(villages=villages(), areas=areas()))
+    hh = synthetic_households(3_000, seed=1)
+    save_batch(store, ImportBatch(households=hh))
+    hh["head"] = [f"户主{i}" for i in range(len(hh))]
+    hh["size"] = pd.array([None if i % 7 == 0 else i % 9 for i in range(len(hh))], dtype="Int64")
+    hh["area_id"] = ["A2" if i % 2 else "A1" for i in range(len(hh))]
+    hh["attrs"] = [{"新": i} if i % 5 else {} for i in range(len(hh))]
+    hh["geometry"] = hh.geometry.translate(0.001, 0.001)
+    counts = save_batch(store, ImportBatch(households=hh))
+    assert counts.households == LayerCounts(updated=3_000)
+    assert_geodataframe_equal(load_households(store), hh)
+    again = save_batch(store, ImportBatch(households=hh))
+    assert again.households == LayerCounts(unchanged=3_000)
+
+
+@pytest.mark.parametrize("update", [False, True], ids=["insert", "update"])
+def test_a_value_refused_deep_in_a_bulk_write_rolls_back_everything(store, target, update):
+    """One bad row among thousands (PostgreSQL: in the middle of a COPY): the import is refused
+    with the database's reason and nothing of it is written."""
+    save_batch(store, full_batch())
+    hh = synthetic_households(5_000, seed=2)
+    if update:
+        save_batch(store, ImportBatch(households=hh))
+        hh["head"] = "已改"
+    before, before_dump = contents(store), target.dump()
+    hh.loc[4_321, "placement"] = "nowhere"
+    batch = ImportBatch(villages=villages().assign(name="改名"), households=hh)
+    with pytest.raises(ValueError, match="ck_households_placement") as info:
+        save_batch(store, batch)
+    assert "存储保持原样" in str(info.value)
+    assert_same_contents(before, contents(store))
+    assert target.dump() == before_dump

@@ -124,3 +124,36 @@ def test_households_only_import_uses_known_areas(tmp_path: Path) -> None:
     res = assemble(households=hh, known_villages=first.villages, known_areas=first.areas)
     assert res.households["area_id"].iloc[0] == "A1" and res.households["village_id"].iloc[0] == "V9"
     assert res.areas is None  # nothing new to write for areas
+
+
+def test_areas_named_in_the_file_are_placed_per_household(tmp_path: Path) -> None:
+    """The named-area path handles each household on its own: inside its named area (in_area),
+    outside it (attached), an unknown name (placed by location, with a warning), none given."""
+    areas = read_areas(_write(tmp_path / "a.geojson", [_area("A1", box(X0, Y0, X0 + D, Y0 + D)),
+                                                        _area("A2", box(X0 + 2 * D, Y0, X0 + 3 * D, Y0 + D))]))
+    inside_a1, inside_a2 = (X0 + 0.5 * D, Y0 + 0.5 * D), (X0 + 2.5 * D, Y0 + 0.5 * D)
+    hh = read_households(_write(tmp_path / "h.geojson", [
+        _hh("ID_IN", *inside_a2, 自然村="A2"),
+        _hh("NAME_IN", *inside_a1, 自然村="片区A1"),
+        _hh("NAME_OUT", *inside_a1, 自然村="片区A2"),
+        _hh("UNKNOWN", *inside_a2, 自然村="无此片区"),
+        _hh("NONE", *inside_a1),
+    ] + [_hh(f"MANY{i}", *inside_a1, 自然村="A1") for i in range(50)]))
+    res = assemble(areas=areas, households=hh, params=PlacementParams(attach_distance_m=0))
+    placed = dict(zip(res.households["household_id"], zip(res.households["area_id"], res.households["placement"])))
+    assert placed["ID_IN"] == ("A2", "in_area")
+    assert placed["NAME_IN"] == ("A1", "in_area")
+    assert placed["NAME_OUT"] == ("A2", "attached")
+    assert placed["UNKNOWN"] == ("A2", "in_area")
+    assert placed["NONE"] == ("A1", "in_area")
+    assert all(placed[f"MANY{i}"] == ("A1", "in_area") for i in range(50))
+    assert all(isinstance(p, str) for p in res.households["placement"])
+    assert any("无此片区" in w and "改按位置归属" in w for w in res.warnings)
+
+
+def test_households_naming_far_areas_still_fail_the_overlap_check(tmp_path: Path) -> None:
+    """Placed by name but nowhere near any area: the coordinates are wrong, as without names."""
+    areas = read_areas(_write(tmp_path / "a.geojson", [_area("A1", box(X0, Y0, X0 + D, Y0 + D))]))
+    hh = read_households(_write(tmp_path / "h.geojson", [_hh("H1", X0 + 1.0, Y0 + 1.0, 自然村="A1")]))
+    with pytest.raises(InputError, match="不重叠"):
+        assemble(areas=areas, households=hh)
