@@ -215,6 +215,7 @@ def _run_dask(tasks: Iterator[Task], workers: int, address: str | None,
     except ImportError as exc:  # pragma: no cover - the dev install has it
         raise ImportError("并行方式 dask 需要 distributed 包: pip install 'zhudian[cluster]' "
                           "(或 pip install distributed)") from exc
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # no scheduler chatter on the user's terminal
     cluster = None
     if address is None:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,

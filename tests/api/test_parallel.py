@@ -3,6 +3,7 @@ failures kept apart, and zoning in parallel equal to zoning in one process."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import operator
@@ -148,8 +149,6 @@ def test_a_failing_village_is_reported_and_the_others_kept(three_villages: Path,
 
 def test_a_failing_village_month_is_reported_and_the_others_kept(three_villages: Path, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import datetime as dt
-
     from api import plan
 
     db = tmp_path / "plan.db"
@@ -177,3 +176,34 @@ def test_a_failing_village_month_is_reported_and_the_others_kept(three_villages:
         engine.dispose()
     proc = zhudian("plan", db, "--month", "2026-12", "--village", TRIESEN, "--seconds", "0.3", check=False)
     assert proc.returncode == 0  # without the fault (another process) the village plans
+
+
+@pytest.mark.postgresql
+@pytest.mark.slow
+def test_parallel_tasks_on_postgresql_store_what_sqlite_stores(pg_schema_url: str, three_villages: Path,
+                                                               tmp_path: Path) -> None:
+    """Each worker opens the PostgreSQL store by its URL: zones from two worker processes and a
+    month from a local Dask cluster are stored there, equal to the SQLite store's."""
+    url = pg_schema_url
+    zhudian("import", url, "--villages", DEMO / "villages.gpkg", "--areas", DEMO / "areas.gpkg",
+            "--households", DEMO / "households.gpkg", "--roads", DEMO / "roads.gpkg", "--quiet")
+    db = tmp_path / "sqlite.db"
+    shutil.copy(three_villages, db)
+    docs = {}
+    for name, target in (("pg", url), ("sqlite", db)):
+        zone = json.loads(zhudian("zone", target, "--village", TRIESEN, "--village", PLANKEN, "--roster",
+                                  DEMO / "roster.csv", "--seconds", "1", "--workers", "2", "--json").stdout)
+        month = json.loads(zhudian("plan", target, "--month", "2026-12", "--village", TRIESEN, "--village",
+                                   PLANKEN, "--seconds", "60", "--iterations", "100", "--workers", "2",
+                                   "--executor", "dask", "--json").stdout)
+        for v in zone["villages"]:
+            v.pop("seconds")
+        docs[name] = (zone, month)
+    assert docs["pg"] == docs["sqlite"]
+    assert docs["pg"][0]["failed"] == [] and docs["pg"][1]["failed"] == []
+    engine = store.open_store(url, create=False)
+    try:
+        assert plans.zoned_villages(engine) == {TRIESEN: 2, PLANKEN: 1}
+        assert plans.load_month_plan(engine, TRIESEN, dt.date(2026, 12, 1)) is not None
+    finally:
+        engine.dispose()
