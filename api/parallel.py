@@ -101,6 +101,17 @@ def _error_text(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {text}" if not text.startswith(exc.__class__.__name__) else text
 
 
+def _outcome(key: str, t0: float, get: Callable[[], Any]) -> Outcome:
+    """The outcome of a task whose result ``get()`` returns or raises (started at ``t0``,
+    ``time.perf_counter`` seconds)."""
+    try:
+        value = get()
+    except Exception as exc:  # noqa: BLE001 - one village's failure is its outcome
+        logger.debug("%s", traceback.format_exc())
+        return Outcome(key, error=_error_text(exc), seconds=time.perf_counter() - t0)
+    return Outcome(key, value, seconds=time.perf_counter() - t0)
+
+
 def run_tasks(tasks: Iterable[Task], *, workers: int = 1, executor: str = "local", address: str | None = None,
               on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Run every task and return their outcomes in the order of ``tasks``.
@@ -155,14 +166,7 @@ def run_tasks(tasks: Iterable[Task], *, workers: int = 1, executor: str = "local
         _run_dask(numbered(), workers, address, record)
     elif workers == 1:
         for t in numbered():
-            t0 = time.perf_counter()
-            try:
-                value = t.fn(*t.args)
-            except Exception as exc:  # noqa: BLE001 - one village's failure is its outcome
-                logger.debug("%s", traceback.format_exc())
-                record(Outcome(t.key, error=_error_text(exc), seconds=time.perf_counter() - t0))
-            else:
-                record(Outcome(t.key, value, seconds=time.perf_counter() - t0))
+            record(_outcome(t.key, time.perf_counter(), lambda t=t: t.fn(*t.args)))
     else:
         _run_pool(numbered(), workers, record)
     return sorted(done, key=lambda o: order[o.key])
@@ -172,7 +176,7 @@ def _run_pool(tasks: Iterator[Task], workers: int, record: Callable[[Outcome], N
     ctx = multiprocessing.get_context("spawn")  # no fork of a process holding threads and a database
     running: dict[Future, tuple[str, float]] = {}
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-    broken = False
+    broken: str | None = None  # why the pool died, once it has
     try:
         pending = iter(tasks)
         exhausted = False
@@ -182,8 +186,8 @@ def _run_pool(tasks: Iterator[Task], workers: int, record: Callable[[Outcome], N
                 if t is None:
                     exhausted = True
                     break
-                if broken:  # the pool died: the remaining tasks fail with the same reason
-                    record(Outcome(t.key, error=broken_text, seconds=0.0))
+                if broken is not None:  # the pool died: the remaining tasks fail with the same reason
+                    record(Outcome(t.key, error=broken, seconds=0.0))
                     continue
                 running[pool.submit(t.fn, *t.args)] = (t.key, time.perf_counter())
             if not running:
@@ -191,17 +195,12 @@ def _run_pool(tasks: Iterator[Task], workers: int, record: Callable[[Outcome], N
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for f in finished:
                 key, t0 = running.pop(f)
-                try:
-                    value = f.result()
-                except BrokenProcessPool as exc:
-                    broken = True
-                    broken_text = ("BrokenProcessPool: 一个计算进程意外退出 (内存不足或被终止); "
-                                   f"减少 --workers 后重试 ({exc})")
-                    record(Outcome(key, error=broken_text, seconds=time.perf_counter() - t0))
-                except Exception as exc:  # noqa: BLE001
-                    record(Outcome(key, error=_error_text(exc), seconds=time.perf_counter() - t0))
+                if isinstance(f.exception(), BrokenProcessPool):
+                    broken = ("BrokenProcessPool: 一个计算进程意外退出 (内存不足或被终止); "
+                              f"减少 --workers 后重试 ({f.exception()})")
+                    record(Outcome(key, error=broken, seconds=time.perf_counter() - t0))
                 else:
-                    record(Outcome(key, value, seconds=time.perf_counter() - t0))
+                    record(_outcome(key, t0, f.result))
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
@@ -244,12 +243,7 @@ def _run_dask(tasks: Iterator[Task], workers: int, address: str | None,
         for fut in queue:
             key, t0 = started.pop(fut.key)
             in_flight -= 1
-            try:
-                value = fut.result()
-            except Exception as exc:  # noqa: BLE001
-                record(Outcome(key, error=_error_text(exc), seconds=time.perf_counter() - t0))
-            else:
-                record(Outcome(key, value, seconds=time.perf_counter() - t0))
+            record(_outcome(key, t0, fut.result))
             fut.release()
             submit_more()
     finally:

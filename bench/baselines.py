@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.cluster.vq import kmeans2
 
-from bench.synth import mst_dense
+from geo.adjacency import dense_mst
 from planner.zones import ZoningProblem
 
 __all__ = ["additive_minutes", "capacitated_kmeans", "ckmeans_zones", "metis_zones",
@@ -35,7 +35,7 @@ FloatArray = npt.NDArray[np.float64]
 def additive_minutes(problem: ZoningProblem) -> FloatArray:
     """Per-household workload that adds up: visit minutes + half of the household's edges in the
     walking spanning tree of the whole village, in minutes (sums to visits + tree walk)."""
-    edges, lengths = mst_dense(problem.walk_m)
+    edges, lengths = dense_mst(problem.walk_m)
     half = np.zeros(problem.n)
     np.add.at(half, edges[:, 0], lengths / 2)
     np.add.at(half, edges[:, 1], lengths / 2)

@@ -830,6 +830,18 @@ def write_city(out_dir: str | Path, households: int, seed: int = 0, *, flush_hou
 # ---------------------------------------------------------------------- comparison with the demo
 
 
+def cached_city(households: int, seed: int = 0, folder: str | Path | None = None) -> Path:
+    """The folder of a city's files (default ``out/bench/city-<households>-<seed>``), written by
+    :func:`write_city` only when its ``households.gpkg`` is missing (benchmarks reuse it)."""
+    folder = Path(folder) if folder is not None else ROOT / "out" / "bench" / f"city-{households}-{seed}"
+    if not (folder / "households.gpkg").exists():
+        t0 = time.perf_counter()
+        write_city(folder, households, seed=seed)
+        print(f"city: {households} households written to {folder} in {time.perf_counter() - t0:.0f} s",
+              file=sys.stderr)
+    return folder
+
+
 def count_groups(roster_csv: str | Path) -> dict:
     """Groups the product forms from a roster file (:func:`geo.roster.read_roster`, then
     :func:`planner.groups.form_groups` per village).

@@ -53,6 +53,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.city import cached_city  # noqa: E402
+
 YEAR = 2026
 FIRST_DAY = dt.date(2024, 1, 1)
 DAYS = (dt.date(2026, 12, 31) - FIRST_DAY).days + 1
@@ -64,19 +66,6 @@ CHUNK = 500_000
 
 # --------------------------------------------------------------------------------------------
 # Building the store
-
-
-def city_files(households: int, seed: int, data: Path | None) -> Path:
-    """The folder of the synthetic city's files, written by ``bench/city.py`` when missing."""
-    folder = data or ROOT / "out" / "bench" / f"city-{households}-{seed}"
-    if not (folder / "households.gpkg").exists():
-        from bench.city import write_city
-
-        t0 = time.perf_counter()
-        write_city(folder, households, seed=seed)
-        print(f"city: {households} households written to {folder} in {time.perf_counter() - t0:.0f} s",
-              file=sys.stderr)
-    return folder
 
 
 def _insert(conn, table: str, columns: list[str], rows) -> None:
@@ -367,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {"households": args.households, "visits": args.visits, "seed": args.seed,
                     "python": platform.python_version(), "cpus": os.cpu_count(), "load_before": _load(),
                     "backends": {}}
-    folder = city_files(args.households, args.seed, args.data)
+    folder = cached_city(args.households, args.seed, args.data)
     for backend in args.backends.split(","):
         url = args.sqlite if backend == "sqlite" else args.pg
         if not url:

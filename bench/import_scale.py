@@ -42,23 +42,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.city import cached_city  # noqa: E402
+
 STEPS = {"读取": "read", "归属": "assemble", "写入": "save"}
 
 
 # --------------------------------------------------------------------------------------------
 # Input
-
-
-def city_folder(households: int, seed: int) -> Path:
-    folder = ROOT / "out" / "bench" / f"city-{households}-{seed}"
-    if not (folder / "households.gpkg").exists():
-        from bench.city import write_city
-
-        t0 = time.perf_counter()
-        write_city(folder, households, seed=seed)
-        print(f"city: {households} households written to {folder} in {time.perf_counter() - t0:.0f} s",
-              file=sys.stderr)
-    return folder
 
 
 def cut_roads(folder: Path, per_household: float, households: int) -> Path:
@@ -202,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     meta = {"python": platform.python_version(), "cpus": os.cpu_count(), "load_before": _load()}
     for n in (int(x) for x in args.households.split(",")):
-        folder = city_folder(n, args.seed)
+        folder = cached_city(n, args.seed)
         roads = cut_roads(folder, args.road_lines_per_household, n) if args.road_lines_per_household > 0 \
             else folder / "roads.gpkg"
         for backend in args.backends.split(","):

@@ -58,14 +58,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 from api import store  # noqa: E402
 from api.plan import WEEKDAYS, PlanRequest, _workday_function, month_instances  # noqa: E402
 from api.store import plans  # noqa: E402
 from planner.calendar import SessionRules  # noqa: E402
 from planner.check import check_routes  # noqa: E402
-from proctree import tree_rss_kb  # noqa: E402
+from bench.proctree import tree_rss_kb  # noqa: E402
 from planner.month import MonthRules, plan_group_month  # noqa: E402
 
 ZHUDIAN = str(Path(sys.executable).with_name("zhudian"))

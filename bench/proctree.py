@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -46,8 +47,6 @@ def run_sampled(cmd: list[str], *, stdout_path: Path | None = None, every_s: flo
         p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True)
         peak = 0
         err_chunks: list[str] = []
-        import threading
-
         reader = threading.Thread(target=lambda: err_chunks.append(p.stderr.read()), daemon=True)
         reader.start()
         while p.poll() is None:

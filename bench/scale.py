@@ -45,10 +45,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from city import write_city  # noqa: E402
-from proctree import run_sampled  # noqa: E402
+from bench.city import write_city  # noqa: E402
+from bench.proctree import run_sampled  # noqa: E402
 
 ZHUDIAN = str(Path(sys.executable).parent / "zhudian")
 

@@ -32,6 +32,7 @@ import numpy.typing as npt
 import shapely
 from scipy.spatial import Delaunay, QhullError
 
+from geo.adjacency import dense_mst
 from geo.network import WalkingParams, WalkNetwork, travel_matrices
 from planner.zones import ZoningProblem
 
@@ -40,7 +41,6 @@ __all__ = [
     "make_village",
     "make_town",
     "household_graph",
-    "mst_dense",
     "largest_remainder",
     "HOUSEHOLDS_PER_GROUP",
 ]
@@ -209,40 +209,6 @@ class SynthVillage:
 # ---------------------------------------------------------------------- adjacency graph
 
 
-def mst_dense(d: npt.ArrayLike) -> tuple[IntArray, FloatArray]:
-    """Minimum spanning tree of a complete graph given as a dense (n, n) distance matrix (Prim).
-
-    Zero off-diagonal distances (households at the same point) are real edges of length 0.
-
-    Returns
-    -------
-    (edges, lengths)
-        ``edges`` int64 (n - 1, 2) as (parent, child), ``lengths`` float64 (n - 1,).
-    """
-    d = np.asarray(d)
-    n = len(d)
-    if n <= 1:
-        return np.empty((0, 2), dtype=np.int64), np.empty(0)
-    best = d[0].astype(np.float64)
-    parent = np.zeros(n, dtype=np.int64)
-    done = np.zeros(n, dtype=bool)
-    done[0] = True
-    best[0] = np.inf
-    edges = np.empty((n - 1, 2), dtype=np.int64)
-    lengths = np.empty(n - 1)
-    for step in range(n - 1):
-        j = int(np.argmin(best))
-        edges[step] = parent[j], j
-        lengths[step] = best[j]
-        done[j] = True
-        best[j] = np.inf
-        row = d[j]
-        better = (row < best) & ~done
-        best[better] = row[better]
-        parent[better] = j
-    return edges, lengths
-
-
 def household_graph(xy: npt.ArrayLike, walk_m: npt.ArrayLike, *, detour: float = 2.5,
                     slack_m: float = 50.0, gabriel: bool = True) -> IntArray:
     """Household adjacency graph for zone contiguity.
@@ -295,7 +261,7 @@ def household_graph(xy: npt.ArrayLike, walk_m: npt.ArrayLike, *, detour: float =
             straight = np.hypot(*(xy[e[:, 0]] - xy[e[:, 1]]).T)
             ok = walk[e[:, 0], e[:, 1]] <= detour * straight + slack_m
             parts.append(e[ok])
-    tree, _ = mst_dense(walk)
+    tree, _ = dense_mst(walk)
     parts.append(np.sort(tree, axis=1))
     edges = np.unique(np.concatenate(parts), axis=0)
     return edges.astype(np.int64).reshape(-1, 2)

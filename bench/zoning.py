@@ -61,7 +61,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import baselines  # noqa: E402
-from bench.synth import make_town, make_village, mst_dense  # noqa: E402
+from bench.synth import make_town, make_village  # noqa: E402
+from geo.adjacency import dense_mst  # noqa: E402
 from planner.zones import ZoningParams, ZoningProblem  # noqa: E402
 
 DEMO = ROOT / "data" / "demo"
@@ -73,7 +74,7 @@ REFERENCE = "metis"
 
 
 def mst_length(d: np.ndarray) -> float:
-    return float(mst_dense(d)[1].sum())
+    return float(dense_mst(d)[1].sum())
 
 
 def evaluate(problem: ZoningProblem, assignment: np.ndarray) -> dict:

@@ -18,32 +18,52 @@ from geo.network import WalkNetwork
 IntArray = npt.NDArray[np.int64]
 
 
-def walking_mst_edges(walk_m: npt.NDArray[np.integer]) -> IntArray:
-    """Edges (i, j), i < j, of a minimum spanning tree of a walking-distance matrix.
+def dense_mst(d: npt.ArrayLike) -> tuple[IntArray, npt.NDArray[np.float64]]:
+    """Minimum spanning tree of a complete graph given as a dense (n, n) distance matrix.
 
-    Zero distances (several households at one building) are kept as edges.  Prim's algorithm on
-    the dense matrix (symmetrised by the shorter way): O(n²) time, O(n) extra memory besides the
-    symmetric copy; ties go to the household added to the tree first, then the lowest index.
+    Prim's algorithm from node 0: O(n²) time, O(n) extra memory; zero off-diagonal distances
+    (households at one building) are real edges of length 0; ties go to the node added to the
+    tree first, then the lowest index.  Row ``j`` gives the distances from ``j`` (a symmetric
+    matrix is expected; see :func:`walking_mst_edges`).
+
+    Returns
+    -------
+    (edges, lengths)
+        ``edges`` int64 (n - 1, 2) as (parent, child) in the order added, ``lengths`` float64
+        (n - 1,), in the matrix's units.
     """
-    n = walk_m.shape[0]
+    d = np.asarray(d)
+    n = len(d)
     if n < 2:
-        return np.empty((0, 2), dtype=np.int64)
-    w = np.minimum(walk_m, walk_m.T)
+        return np.empty((0, 2), dtype=np.int64), np.empty(0)
     in_tree = np.zeros(n, dtype=bool)
     in_tree[0] = True
-    best = w[0].astype(np.float64)
+    best = d[0].astype(np.float64)
     best[0] = np.inf
     parent = np.zeros(n, dtype=np.int64)
     edges = np.empty((n - 1, 2), dtype=np.int64)
+    lengths = np.empty(n - 1)
     for k in range(n - 1):
         j = int(np.argmin(best))
         edges[k] = (parent[j], j)
+        lengths[k] = best[j]
         in_tree[j] = True
         best[j] = np.inf
-        row = w[j]
+        row = d[j]
         closer = (row < best) & ~in_tree
         best[closer] = row[closer]
         parent[closer] = j
+    return edges, lengths
+
+
+def walking_mst_edges(walk_m: npt.NDArray[np.integer]) -> IntArray:
+    """Edges (i, j), i < j, of a minimum spanning tree of a walking-distance matrix (metres).
+
+    The matrix is symmetrised by the shorter way first; see :func:`dense_mst`.
+    """
+    if walk_m.shape[0] < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    edges, _ = dense_mst(np.minimum(walk_m, walk_m.T))
     edges.sort(axis=1)
     return edges
 

@@ -848,6 +848,16 @@ def _table_columns(
     return names, data
 
 
+def _copy_rows(conn: Any, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    """PostgreSQL ``COPY ... FROM STDIN`` of ``rows`` on the connection's driver cursor, inside its
+    transaction (errors as :func:`_driver_errors` turns them)."""
+    with _driver_errors(conn, statement):
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
 def _bulk_insert(session: Session, table: Any, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
     """Insert rows (values in ``columns`` order, JSON as text) in bulk, in the session's
     transaction: one ``executemany`` of a prepared ``INSERT``; ``COPY`` on PostgreSQL for many rows."""
@@ -855,12 +865,7 @@ def _bulk_insert(session: Session, table: Any, columns: list[str], rows: list[tu
     quote = conn.dialect.identifier_preparer.quote
     target = f"{quote(table.name)} ({', '.join(quote(c) for c in columns)})"
     if conn.dialect.name == "postgresql" and len(rows) >= _COPY_MIN_ROWS:
-        statement = f"COPY {target} FROM STDIN"
-        with _driver_errors(conn, statement):
-            cursor = conn.connection.driver_connection.cursor()
-            with cursor, cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(row)
+        _copy_rows(conn, f"COPY {target} FROM STDIN", rows)
         return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     conn.exec_driver_sql(f"INSERT INTO {target} VALUES ({', '.join([mark] * len(columns))})", rows)
@@ -877,12 +882,7 @@ def _bulk_update(session: Session, table: Any, columns: list[str], rows: list[tu
             f"CREATE TEMPORARY TABLE {scratch} ON COMMIT DROP AS "
             f"SELECT {', '.join(quote(c) for c in columns)}, id FROM {quote(table.name)} WITH NO DATA"
         )
-        statement = f"COPY {scratch} ({', '.join(quote(c) for c in (*columns, 'id'))}) FROM STDIN"
-        with _driver_errors(conn, statement):
-            cursor = conn.connection.driver_connection.cursor()
-            with cursor, cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(row)
+        _copy_rows(conn, f"COPY {scratch} ({', '.join(quote(c) for c in (*columns, 'id'))}) FROM STDIN", rows)
         assign = ", ".join(f"{quote(c)} = u.{quote(c)}" for c in columns)
         conn.exec_driver_sql(f"UPDATE {quote(table.name)} AS t SET {assign} FROM {scratch} AS u WHERE t.id = u.id")
         conn.exec_driver_sql(f"DROP TABLE {scratch}")

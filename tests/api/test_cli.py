@@ -31,6 +31,12 @@ def zhudian(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
+def import_demo(db: str | Path) -> None:
+    """``zhudian import`` of the four demo layers into ``db`` (a SQLite file or a URL)."""
+    zhudian("import", db, "--villages", DEMO / "villages.gpkg", "--areas", DEMO / "areas.gpkg",
+            "--households", DEMO / "households.gpkg", "--roads", DEMO / "roads.gpkg", "--quiet")
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

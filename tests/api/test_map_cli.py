@@ -24,7 +24,7 @@ from maps.coverage import STATUS_COLOUR
 from maps.offline import external_refs
 from maps.routes import session_colour
 from maps.zones import zone_colour
-from test_cli import DEMO, zhudian
+from test_cli import DEMO, import_demo, zhudian
 from test_zones import colour_pixels, hex_rgb, plain
 
 TRIESEN = "990101001009"
@@ -37,8 +37,7 @@ VISITS = [(0, "2026-05-04", "met"), (1, "2026-06-10", "not_home"), (2, "2026-03-
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("maps")
     db = tmp / "demo.db"
-    zhudian("import", db, "--villages", DEMO / "villages.gpkg", "--areas", DEMO / "areas.gpkg",
-            "--households", DEMO / "households.gpkg", "--roads", DEMO / "roads.gpkg", "--quiet")
+    import_demo(db)
     zhudian("zone", db, "--village", TRIESEN, "--roster", DEMO / "roster.csv", "--seconds", "2", "--quiet")
     zhudian("plan", db, "--month", "2026-12", "--village", TRIESEN, "--seconds", "1", "--quiet")
     engine = store.open_store(db, create=False)

@@ -16,7 +16,7 @@ import pytest
 from api import store, zoning
 from api.parallel import Task, executor_from_env, run_tasks
 from api.store import plans
-from test_cli import DEMO, zhudian
+from test_cli import DEMO, import_demo, zhudian
 
 TRIESEN, PLANKEN, BALZERS = "990101001009", "990101001005", "990101001001"
 
@@ -85,8 +85,7 @@ def test_bad_executor_and_workers_are_refused(monkeypatch: pytest.MonkeyPatch) -
 @pytest.fixture(scope="module")
 def three_villages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("parallel") / "demo.db"
-    zhudian("import", db, "--villages", DEMO / "villages.gpkg", "--areas", DEMO / "areas.gpkg",
-            "--households", DEMO / "households.gpkg", "--roads", DEMO / "roads.gpkg", "--quiet")
+    import_demo(db)
     return db
 
 
@@ -185,8 +184,7 @@ def test_parallel_tasks_on_postgresql_store_what_sqlite_stores(pg_schema_url: st
     """Each worker opens the PostgreSQL store by its URL: zones from two worker processes and a
     month from a local Dask cluster are stored there, equal to the SQLite store's."""
     url = pg_schema_url
-    zhudian("import", url, "--villages", DEMO / "villages.gpkg", "--areas", DEMO / "areas.gpkg",
-            "--households", DEMO / "households.gpkg", "--roads", DEMO / "roads.gpkg", "--quiet")
+    import_demo(url)
     db = tmp_path / "sqlite.db"
     shutil.copy(three_villages, db)
     docs = {}

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from api import store
 from api.store import plans
 from api.store.models import MonthPlan, VisitSession
-from test_cli import DEMO, zhudian
+from test_cli import DEMO, import_demo, zhudian
 
 TRIESEN = "990101001009"
 PLANKEN = "990101001005"
@@ -27,8 +27,7 @@ GPX = "{http://www.topografix.com/GPX/1/1}"
 def planned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, Path]:
     tmp = tmp_path_factory.mktemp("plan")
     db = tmp / "demo.db"
-    zhudian("import", db, "--villages", DEMO / "villages.gpkg", "--areas", DEMO / "areas.gpkg",
-            "--households", DEMO / "households.gpkg", "--roads", DEMO / "roads.gpkg", "--quiet")
+    import_demo(db)
     zhudian("zone", db, "--village", TRIESEN, "--roster", DEMO / "roster.csv", "--seconds", "2", "--quiet")
     out = tmp / "routes"
     proc = zhudian("plan", db, "--month", "2026-12", "--village", TRIESEN, "--seconds", "1", "--out", out, "--json")

@@ -23,7 +23,7 @@ import pytest
 
 from api import store
 from api.simulate import simulate
-from test_cli import DEMO, zhudian
+from test_cli import DEMO, import_demo, zhudian
 
 TRIESEN = "990101001009"
 AS_OF = dt.date(2026, 11, 30)
@@ -48,8 +48,7 @@ def review_db(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Demo data, Triesen zoned, two simulated months (Oct-Nov 2026) and one typed-in file."""
     tmp = tmp_path_factory.mktemp("review")
     db = tmp / "demo.db"
-    zhudian("import", db, "--villages", DEMO / "villages.gpkg", "--areas", DEMO / "areas.gpkg",
-            "--households", DEMO / "households.gpkg", "--roads", DEMO / "roads.gpkg", "--quiet")
+    import_demo(db)
     zhudian("zone", db, "--village", TRIESEN, "--roster", DEMO / "roster.csv", "--seconds", "2", "--quiet")
     engine = store.open_store(db, create=False)
     try:

@@ -18,7 +18,7 @@ import pytest
 from api import store
 from api.store import plans
 from maps.sheets import mask_phone, session_pages
-from test_cli import DEMO, zhudian
+from test_cli import DEMO, import_demo, zhudian
 
 TRIESEN = "990101001009"
 MONTH = "2026-12"
@@ -35,8 +35,7 @@ def _pages(path: Path) -> list[str]:
 def planned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("sheets")
     db = tmp / "demo.db"
-    zhudian("import", db, "--villages", DEMO / "villages.gpkg", "--areas", DEMO / "areas.gpkg",
-            "--households", DEMO / "households.gpkg", "--roads", DEMO / "roads.gpkg", "--quiet")
+    import_demo(db)
     zhudian("zone", db, "--village", TRIESEN, "--roster", DEMO / "roster.csv", "--seconds", "2", "--quiet")
     zhudian("plan", db, "--month", MONTH, "--village", TRIESEN, "--seconds", "1", "--quiet")
     return db

@@ -12,7 +12,7 @@ import shapely
 
 from api import store
 from api.store import plans
-from test_cli import DEMO, HAIDIAN, zhudian
+from test_cli import DEMO, HAIDIAN, import_demo, zhudian
 
 TRIESEN = "990101001009"  # demo village with 2 groups and a natural village too big for one
 
@@ -20,8 +20,7 @@ TRIESEN = "990101001009"  # demo village with 2 groups and a natural village too
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("zone") / "demo.db"
-    zhudian("import", db, "--villages", DEMO / "villages.gpkg", "--areas", DEMO / "areas.gpkg",
-            "--households", DEMO / "households.gpkg", "--roads", DEMO / "roads.gpkg", "--quiet")
+    import_demo(db)
     return db
 
 
