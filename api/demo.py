@@ -71,8 +71,7 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
     report = run_import(tmp_db, request, progress=step)
     engine = store.open_store(tmp_db, create=False)
     try:
-        with engine.connect() as conn:  # fold the WAL into the file before it is renamed
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.checkpoint(engine)  # fold the WAL into the file before it is renamed
     finally:
         engine.dispose()
     tmp_db.replace(db)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.util
 import os
 import time
 import traceback
@@ -279,5 +280,29 @@ def task_store(db: str) -> Iterator[Any]:
         return
     engine = _ENGINES.get(db)
     if engine is None:
+        if not _ENGINES:  # close the connections when the worker process exits normally
+            multiprocessing.util.Finalize(None, _dispose_engines, exitpriority=10)
         engine = _ENGINES[db] = store.open_store(db, create=False)
     yield engine
+
+
+def _dispose_engines() -> None:
+    for engine in _ENGINES.values():
+        engine.dispose()
+    _ENGINES.clear()
+
+
+def settle_store(db: str) -> None:
+    """After a job's tasks: every worker's writes in the database file itself.
+
+    A worker process that ends without closing its connection (a Dask worker is stopped, not
+    asked to exit) leaves its SQLite writes in the ``-wal`` file; they are safe there, but not
+    in a copy of the ``.db`` file alone.  See :func:`api.store.checkpoint`.
+    """
+    from api import store
+
+    engine = store.open_store(db, create=False)
+    try:
+        store.checkpoint(engine)
+    finally:
+        engine.dispose()

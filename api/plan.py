@@ -186,7 +186,7 @@ def run_plan(db: str | Path, req: PlanRequest, *, progress: Callable[[str], None
         For holiday data missing the planned year (message says how to fix it), or malformed
         planner input.
     """
-    from api.parallel import Task, run_tasks, usable_cores
+    from api.parallel import Task, run_tasks, settle_store, usable_cores
 
     step = progress or (lambda _m: None)
     _workday_function(req)(dt.date(req.year, req.mon, 1))  # fail early, with the message, if the year is missing
@@ -223,6 +223,7 @@ def run_plan(db: str | Path, req: PlanRequest, *, progress: Callable[[str], None
 
     outcomes = {o.key: o for o in run_tasks(tasks, workers=workers, executor=req.executor,
                                             address=req.address, on_outcome=told)}
+    settle_store(str(db))
     report: dict = {"month": req.month, "groups": [], "unplanned": [], "projected_year_end_coverage": {},
                     "notes": [], "failed": []}
     features: list = []

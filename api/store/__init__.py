@@ -1185,6 +1185,19 @@ def summary(engine: Engine) -> dict[str, int | float]:
     return out
 
 
+def checkpoint(engine: Engine) -> None:
+    """Fold SQLite's write-ahead log into the database file (nothing to do on PostgreSQL).
+
+    Writes committed by other processes (the workers of a parallel job) can stay in the
+    ``-wal`` file beside the database until the last connection closes; SQLite reads them from
+    there, but a user who copies or backs up the ``.db`` file alone would lose them.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def household_counts(engine: Engine) -> dict[str, int]:
     """Households per village: ``{village_id: count}`` (villages without households absent)."""
     with engine.connect() as conn:
