@@ -547,7 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--stationing-day", default="tue", help="驻点日, 如 tue 或 周二 (默认周二)")
     plan.add_argument("--evenings-per-week", type=int, default=3, help="每周夜访晚数 (默认 3)")
     plan.add_argument("--service-min", type=int, default=10, help="每户走访分钟数 (默认 10)")
-    plan.add_argument("--seconds", type=float, default=5.0, help="每个小组的求解时间 (秒)")
+    plan.add_argument("--seconds", type=float, default=5.0,
+                      help="每个小组的求解量, 以秒计 (默认 5; 按每秒 2000 次迭代折算, 同样的数据和 --seed "
+                           "在任何机器上得到同样的计划; 机器很忙时最多用 4 倍时间加 10 秒)")
     plan.add_argument("--seed", type=int, default=0)
     plan.add_argument("--engine", choices=["pyvrp", "ortools"], default="pyvrp", help="路线求解引擎 (默认 pyvrp)")
     plan.add_argument("--holidays", metavar="CSV", help="节假日文件 (date,type; 休/班), 用于节假日数据未覆盖的年份")
@@ -557,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="每个时段的结束点: start 回到出发点 (默认), depot 村委会")
     _parallel_options(plan)
     plan.add_argument("--iterations", type=int, metavar="N",
-                      help="每个小组最多求解迭代次数 (与 --seconds 先到者为准; 设定后结果与机器快慢无关)")
+                      help="每个小组每个阶段的迭代次数, 代替由 --seconds 折算的次数 (此时 --seconds 为时间上限)")
     plan.add_argument("--out", metavar="目录", help="写出路线 GeoJSON 和每组的 GPX")
     plan.add_argument("--json", action="store_true", help="输出 JSON")
     plan.set_defaults(func=cmd_plan)

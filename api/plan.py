@@ -50,12 +50,14 @@ class PlanRequest:
     evenings_per_week : int
     service_min : int
         Visit minutes per household (tags can add more, see ``MonthRules``).
-    seconds, seed, engine : routing time per group (s), seed, ``pyvrp`` or ``ortools``.
+    seconds, seed, engine : search per group (seconds), seed, ``pyvrp`` or ``ortools``.
+        With PyVRP ``seconds`` is turned into an iteration limit
+        (``planner.month.ITERATIONS_PER_SECOND`` a second), so the plan depends only on the
+        data and the seed, with a wall-clock guard of ``4 x seconds + 10`` s (a group that hits
+        it gets a note: its plan may differ on a re-run).  With OR-Tools it is a time limit.
     iterations : int, optional
-        Also stop each group's search after this many solver iterations (PyVRP; OR-Tools:
-        solutions), whichever of ``seconds`` and ``iterations`` comes first. Set it (with
-        ``seconds`` large enough not to bind) for a plan that depends only on the data and the
-        seed; with ``seconds`` alone the plan can vary with machine load.
+        An explicit iteration limit per phase of each group's search (PyVRP; OR-Tools:
+        solutions) instead of the derived one; ``seconds`` is then the time limit.
     holidays : path, optional
         A ``date,type`` CSV (休/班) for years the installed holiday data does not cover.
     start : str
@@ -69,7 +71,7 @@ class PlanRequest:
     workers : int, optional
         Processes planning villages in parallel (each village's groups one after the other in
         one process); None: the usable cores; 1: serial, in this process.  The plan does not
-        depend on it (with ``iterations``, exactly the same).
+        depend on it (with PyVRP, exactly the same).
     executor : str, optional
         ``local`` (processes on this machine) or ``dask`` (a Dask cluster, see
         :mod:`api.parallel`); default ``ZHUDIAN_EXECUTOR``, else ``local``.
@@ -472,6 +474,9 @@ def _finish_village(engine, village, hh, depot: tuple[float, float], instances: 
         end = inst.end or start
         if start.note:
             report["notes"].append(f"{inst.group_id}: {start.note}")
+        if gm.routing.stopped_on_time:
+            report["notes"].append(f"{inst.group_id}: 计算机太忙或太慢, 求解在时间上限前没有做完规定的迭代次数, "
+                                   "再次运行可能得到不同的计划 (可加大 --seconds, 或减少 --workers)")
         zone_label = inst.zone_label
         g_sessions = []
         stored_sessions = []

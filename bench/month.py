@@ -2,8 +2,13 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python bench/month.py [--month 2026-12] [--groups 5 | --groups all | --groups G1,G2]
-        [--runs pyvrp:5,pyvrp:20,ortools:5,ortools:20] [--full-seconds 2] [--json]
+    .venv/bin/python bench/month.py [--month 2026-12] [--history] [--groups 5 | --groups all | --groups G1,G2]
+        [--runs pyvrp:5,pyvrp:20,pyvrp-all:20,ortools:5,ortools:20] [--jobs 1] [--full-seconds 2] [--json]
+
+``--history`` first simulates the field work of the year's earlier months (``api.simulate``,
+seed 0), so the month has visit history; ``pyvrp-all`` offers the engine every candidate
+(``plan_group_month(prune=False)``); ``--jobs 2`` solves two runs at a time (PyVRP plans stop on
+an iteration count, so they do not change; wall times do).
 
 Steps:
 
@@ -136,11 +141,13 @@ def pick_groups(insts: list[Instance], spec: str) -> list[Instance]:
 
 
 def solve(inst: Instance, engine: str, seconds: float, month: int) -> dict:
+    """One run; ``engine`` may end in ``-all`` (every candidate offered: ``prune=False``)."""
     t0 = time.perf_counter()
+    name, prune = (engine[:-4], False) if engine.endswith("-all") else (engine, True)
     gm = plan_group_month(inst.due, inst.sessions, states=inst.states, month=month,
                           duration_s=inst.duration_s, distance_m=inst.distance_m,
-                          seconds=seconds, seed=0, engine=engine, n_depots=inst.n_depots,
-                          end_depot=inst.end_depot)
+                          seconds=seconds, seed=0, engine=name, n_depots=inst.n_depots,
+                          end_depot=inst.end_depot, prune=prune)
     wall = time.perf_counter() - t0
     res, prob = gm.routing, gm.problem
     violations = check_routes(prob, res)
@@ -199,12 +206,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--month", default="2026-12")
     ap.add_argument("--groups", default="5", help="a number (spread by size), 'all', or ids")
     ap.add_argument("--runs", default="pyvrp:5,pyvrp:20,ortools:5,ortools:20",
-                    help="engine:seconds,... per chosen group, or none")
+                    help="engine:seconds,... per chosen group, or none; engine pyvrp, ortools, or "
+                         "pyvrp-all / ortools-all (every candidate offered to the engine)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="solve this many runs at a time (PyVRP plans do not depend on it, wall "
+                         "times do: use 1 for timings)")
     ap.add_argument("--full-seconds", type=float, default=2.0, help="0: skip the full plan runs")
     ap.add_argument("--full-workers", default="", help="full plan runs with these --workers, e.g. 1,2 "
                     "(default: one run with zhudian plan's default, the usable cores)")
     ap.add_argument("--full-start", default="depot", help="--start of the full plan runs: depot, auxiliary "
                     "or both (depot,auxiliary)")
+    ap.add_argument("--history", action="store_true",
+                    help="first simulate the field work of the year's months before --month "
+                         "(api.simulate, seed 0): a month with visit history, not-home retries and "
+                         "problems' feedback visits, instead of an empty year")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     runs = [] if a.runs == "none" else [(e, float(s)) for e, s in (r.split(":") for r in a.runs.split(","))]
@@ -212,20 +227,35 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         db = build_demo(Path(tmp))
+        if a.history and req.mon > 1:
+            from api.simulate import simulate
+
+            engine = store.open_store(db, create=False)
+            try:
+                sim = simulate(engine, [f"{req.year}-{m:02d}" for m in range(1, req.mon)], seed=0,
+                               is_workday=_workday_function(req))
+            finally:
+                engine.dispose()
+            print(f"simulated {req.year}-01 .. {req.year}-{req.mon - 1:02d}: {sim}", file=sys.stderr)
         t0 = time.perf_counter()
         insts = group_instances(db, req)
         t_inst = time.perf_counter() - t0
         chosen = pick_groups(insts, a.groups)
         print(f"{len(insts)} groups ({sum(i.households for i in insts)} households) built in "
               f"{t_inst:.1f} s; solving {len(chosen)}: {', '.join(i.group for i in chosen)}", file=sys.stderr)
-        results = []
-        for inst in chosen:
-            for eng, sec in runs:
-                r = solve(inst, eng, sec, req.mon)
-                results.append(r)
-                print(f"  {r['group']} {eng} {sec:g}s: served {r['served']}/{r['due']} walk "
-                      f"{r['walk_m'] / 1000:.1f} km wall {r['wall_s']} s viol {r['n_violations']} "
-                      f"{r['status']}", file=sys.stderr)
+        todo = [(inst, eng, sec, req.mon) for inst in chosen for eng, sec in runs]
+        if a.jobs > 1:
+            from concurrent.futures import ProcessPoolExecutor
+            from multiprocessing import get_context
+
+            with ProcessPoolExecutor(a.jobs, mp_context=get_context("spawn")) as pool:
+                results = list(pool.map(solve, *zip(*todo))) if todo else []
+        else:
+            results = [solve(*t) for t in todo]
+        for r in results:
+            print(f"  {r['group']} {r['engine']} {r['seconds']:g}s: served {r['served']}/{r['due']} walk "
+                  f"{r['walk_m'] / 1000:.1f} km wall {r['wall_s']} s viol {r['n_violations']} "
+                  f"{r['status']}", file=sys.stderr)
         for inst in chosen:
             rs = [r for r in results if r["group"] == inst.group]
             best = max((r["objective"] for r in rs), default=0)
@@ -241,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"{f['peak_tree_rss_mb']} MB (all processes), planned {f['planned']}, "
                           f"unplanned {f['unplanned']}", file=sys.stderr)
     total = time.perf_counter() - t_start
-    meta = {"month": a.month, "groups_total": len(insts), "households_total": sum(i.households for i in insts),
+    meta = {"month": a.month, "history": a.history, "jobs": a.jobs, "groups_total": len(insts), "households_total": sum(i.households for i in insts),
             "groups_chosen": [i.group for i in chosen], "instance_build_s": round(t_inst, 1),
             "all_groups": [{"group": i.group, "village": i.village, "households": i.households,
                             "due": len(i.due), "sessions": len(i.sessions)} for i in insts],

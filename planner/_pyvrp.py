@@ -111,6 +111,7 @@ class _Stop:
         self.start: float | None = None
         self.iters = 0
         self.gave_up = False
+        self.timed_out = False
 
     def elapsed(self) -> float:
         return 0.0 if self.start is None else time.perf_counter() - self.start
@@ -120,7 +121,10 @@ class _Stop:
             self.start = time.perf_counter()
         self.iters += 1
         elapsed = self.elapsed()
-        if elapsed > self.seconds or (self.iterations is not None and self.iters > self.iterations):
+        if self.iterations is not None and self.iters > self.iterations:
+            return True
+        if elapsed > self.seconds:
+            self.timed_out = True
             return True
         if self.give_up is not None and best_cost >= _INFEASIBLE:
             share = (self.iters / self.iterations if self.iterations is not None
@@ -183,9 +187,11 @@ def solve(inp: EngineInput) -> EngineOutput:
     data, members = _data(inp, relax_required=False)
     stop = _Stop(inp.seconds, inp.iterations, give_up=GIVE_UP if has_required else None)
     res = _run(inp, data, stop, _initial(inp, data, members))
-    status = f"pyvrp: {res.num_iterations} iterations in {res.runtime:.1f} s"
+    status = (f"pyvrp: {len(inp.clients)} clients, {len(p.vehicles)} vehicles: "
+              f"{res.num_iterations} iterations in {res.runtime:.1f} s")
     notes: list[str] = []
     best = res.best
+    timed_out = stop.timed_out
     if not best.is_feasible() and has_required:
         notes.append("required clients do not all fit: solved again with them optional "
                      "(very high prize)")
@@ -196,7 +202,11 @@ def solve(inp: EngineInput) -> EngineOutput:
         res = _run(inp, data, stop2)
         status += f"; relaxed: {res.num_iterations} iterations in {res.runtime:.1f} s"
         best = res.best
+        timed_out = stop2.timed_out
     if not best.is_feasible():
         notes.append("best solution infeasible; infeasible routes repaired")
+    timed_out = timed_out and inp.iterations is not None
+    if timed_out:
+        notes.append(f"stopped on the {inp.seconds:g} s time limit before {inp.iterations} iterations")
     return EngineOutput(orders=_orders(inp, best, members), found=True,
-                        solver_status=status, notes=notes)
+                        solver_status=status, notes=notes, stopped_on_time=timed_out)

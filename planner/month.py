@@ -61,13 +61,22 @@ and a retry left out of the evenings is not tried by day. The two results are me
 :class:`~planner.routing.RoutingResult` over one combined problem (``GroupMonth.problem``: all
 sessions as vehicles in time order, the due households as clients in ``due`` order), which the
 independent checker re-checks. Each phase gets half of ``seconds`` (all of it when the other
-phase is empty); pass ``iterations`` for a plan that depends only on the input and the seed.
+phase is empty).
+
+When a phase's sessions cannot hold all its candidates by far (December with no visit history),
+only the nearest candidates of the lowest class are offered to the engine (every household of a
+higher class always is; :func:`_nearest_candidates`); the others are left for a later month as
+``no_time``, exactly as if the engine had left them out, and the search spends its time on the
+households it can actually plan.
 
 Determinism and parallel runs: the function is pure and its arguments pickle, so groups can be
-solved in worker processes (``api.plan.run_plan`` does). With a given ``iterations`` (reached
-before ``seconds``) the plan depends only on the arguments and ``seed``, so a worker gives the
-same plan as an in-process call. With ``seconds`` alone the search stops on wall time, and the
-number of iterations done (so, sometimes, the plan) depends on machine load, in any process.
+solved in worker processes (``api.plan.run_plan`` does). With PyVRP the search stops after an
+iteration count (:data:`ITERATIONS_PER_SECOND` x ``seconds``, or ``iterations``), so the plan
+depends only on the arguments and ``seed``: a worker, a busy machine or a faster one gives the
+same plan as an in-process call.  Only when the wall-clock guard cuts a search short (a machine
+far slower than the calibration, or heavily overloaded) can the plan differ; the result says so
+(``RoutingResult.stopped_on_time``).  OR-Tools routing stops on ``seconds`` (or on
+``iterations`` solutions), so its plans can vary with load.
 
 Projected year-end coverage of the zone = (households visited this year + households not yet
 visited that this month's plan visits + months left after this one x this month's throughput of
@@ -90,7 +99,7 @@ import numpy.typing as npt
 from planner.calendar import Session
 from planner.check import check_routes
 from planner.routing import (MAX_PRIZE, MAX_TIME, UNREACHABLE, Route, RoutingProblem,
-                             RoutingResult, Vehicle, Visit, solve_routes)
+                             RoutingResult, Vehicle, Visit, precheck, solve_routes)
 
 logger = logging.getLogger(__name__)
 
@@ -314,12 +323,60 @@ def _finite_max(m: npt.NDArray[np.int64]) -> int:
     return int(ok.max()) if ok.size else 0
 
 
+ITERATIONS_PER_SECOND = 2000
+"""PyVRP iterations per second of ``seconds`` when no iteration limit is given.
+
+A month plan stops after a number of iterations, not at a time, so the same data and seed give
+the same plan on any machine and under any load.  2000 is the median rate measured on the demo
+town's month instances (14 groups, December and March, 153-662 candidates and 10-14 sessions
+per phase: 1,040-3,990 iterations a second, median about 2,200; AMD EPYC core, 2026-11-28), so
+``seconds`` is about the search time on such a core."""
+_WALL_GUARD_FACTOR = 4
+_WALL_GUARD_EXTRA_S = 10.0
+"""The wall-clock limit of a search with a derived iteration limit: ``4 x seconds + 10 s``; it
+only binds on a much slower or overloaded machine (the plan then says so)."""
+
 _STAGED_MIN = 150
 """Groups with at least this many candidates (in one phase) plan their most urgent households
 first (PyVRP), when those are at most :data:`_STAGED_SHARE` of them."""
 _STAGED_SHARE = 0.6
 _STAGED_FIRST = 0.3
 """Share of a phase's budget for the first, most-urgent-only search."""
+
+
+_CANDIDATES_PER_PLACE = 1.5
+"""A phase offers the engine at most this many candidates of the lowest class per place its
+sessions have (see :func:`_nearest_candidates`); the others are left out as ``no_time``."""
+
+
+def _nearest_candidates(cs: list[int], prize: npt.NDArray[np.int64], service_s: npt.NDArray[np.int64],
+                        reach_s: npt.NDArray[np.int64], session_s: int) -> tuple[list[int], list[int]]:
+    """Split a phase's candidates into those offered to the engine and those left out.
+
+    When the sessions cannot possibly hold every candidate (December with no visit history: a
+    whole year's households offered to one month), the engine spends its search deciding which
+    of hundreds of equal households to leave out.  Places: the sessions' minutes over the mean
+    visit minutes (an upper bound: walking counts as nothing).  Every household of a higher
+    class stays; of the lowest class, the ones nearest the start (walking time ``reach_s``,
+    then position) stay, up to :data:`_CANDIDATES_PER_PLACE` x places in all.  A household
+    further out would cost a longer walk for the same visit, so it is left for a later month.
+
+    Returns
+    -------
+    (offered, left_out) : lists of candidates (positions into ``prize``), in the order of ``cs``.
+    """
+    if not cs:
+        return cs, []
+    places = session_s / max(float(np.mean(service_s[cs])), 1.0)
+    cap = int(np.ceil(_CANDIDATES_PER_PLACE * places))
+    if len(cs) <= cap:
+        return cs, []
+    lowest = int(prize[cs].min())
+    low = [c for c in cs if prize[c] == lowest]
+    room = max(0, cap - (len(cs) - len(low)))
+    keep_low = set(sorted(low, key=lambda c: (int(reach_s[c]), c))[:room])
+    offered = [c for c in cs if prize[c] > lowest or c in keep_low]
+    return offered, [c for c in cs if prize[c] == lowest and c not in keep_low]
 
 
 def _quota_nearest_first(due: list[Due], duration_s: npt.NDArray[np.int64], n_depots: int) -> list[Due]:
@@ -352,7 +409,8 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
                      states: Sequence[HouseholdState], month: int,
                      duration_s: npt.ArrayLike, distance_m: npt.ArrayLike | None = None,
                      seconds: float = 2.0, seed: int = 0, iterations: int | None = None,
-                     engine: str = "pyvrp", n_depots: int = 1, end_depot: int = 0) -> GroupMonth:
+                     engine: str = "pyvrp", n_depots: int = 1, end_depot: int = 0,
+                     prune: bool = True) -> GroupMonth:
     """Route the due households over the month's sessions.
 
     Parameters
@@ -365,9 +423,19 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
         Walking seconds / metres: rows ``0 .. n_depots-1`` the start (and end) points of the
         sessions (row 0: the village committee office or the auxiliary member's home), row
         ``n_depots + i`` household ``i`` of ``states``. ``distance_m`` defaults to ``duration_s``.
-    seconds, seed, iterations, engine : passed to :func:`planner.routing.solve_routes`
-        (``seconds``: wall-clock budget of the whole group, in seconds; ``iterations``: an
-        iteration limit that makes the plan independent of machine speed and load).
+    seconds : float
+        The group's search budget in seconds.  With PyVRP and no ``iterations`` it becomes an
+        iteration limit (:data:`ITERATIONS_PER_SECOND` x seconds, so the plan depends on the data
+        and the seed only) with a wall-clock guard of ``4 x seconds + 10`` s; with OR-Tools it
+        is the wall-clock limit.
+    seed, engine : passed to :func:`planner.routing.solve_routes`.
+    iterations : int, optional
+        An explicit iteration limit per phase (day, evening) instead of the one derived from
+        ``seconds``, which is then the wall-clock limit.
+    prune : bool
+        Offer the engine only the candidates the sessions could plausibly hold (every household
+        of a higher class, and the nearest ones of the lowest; see :func:`_nearest_candidates`);
+        False offers every candidate (for comparison).
     n_depots : int
         1 (default: every session starts and ends at row 0) or 2.
     end_depot : int
@@ -406,6 +474,7 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
     n = len(due)
     locs = np.array(list(range(nd)) + [nd + d.household for d in due], dtype=np.int64)
     Dm, Lm = D[np.ix_(locs, locs)], L[np.ix_(locs, locs)]
+    reach = Dm[0, nd:]  # walking seconds from the start of the sessions to each candidate
     unit = 2 * max(_finite_max(Lm), 1) + 1
     prize = np.array([min(d.prize * unit, MAX_PRIZE) for d in due], dtype=np.int64)
     service = np.array([d.service_min * 60 for d in due], dtype=np.int64)
@@ -428,8 +497,11 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
     total_seconds = 0.0
     statuses: list[str] = []
 
+    stopped_on_time = False
+
     def run(vs: list[int], cs: list[int], budget: float) -> list[int]:
         """Solve one phase; return the clients left out (their reasons recorded)."""
+        nonlocal stopped_on_time
         nonlocal total_seconds
         if not cs:
             return []
@@ -445,23 +517,47 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
                 service_s=service[sel], tw_early_s=0, tw_late_s=MAX_TIME, required=required[sel],
                 prize=prize[sel], client_ids=[ids[c] for c in sel])
 
+        out: list[int] = []
+        if prune:
+            # households no session can reach keep their own reason (the engine's pre-check)
+            impossible = precheck(problem(cs))
+            able = [c for k, c in enumerate(cs) if k not in impossible]
+            session_s = sum(vehicles[v].tw_late_s - vehicles[v].tw_early_s for v in vs)
+            _, out = _nearest_candidates(able, prize, service, reach, session_s)
+            if out:
+                dropped = set(out)
+                cs = [c for c in cs if c not in dropped]
+                for c in out:
+                    reasons[c] = "no_time"
+        if iterations is not None:
+            its, wall = iterations, budget
+        elif engine == "pyvrp":
+            its = max(1, round(ITERATIONS_PER_SECOND * budget))
+            wall = _WALL_GUARD_FACTOR * budget + _WALL_GUARD_EXTRA_S
+        else:
+            its, wall = None, budget
         initial = None
         lowest = int(prize[cs].min())
         urgent = [c for c in cs if prize[c] > lowest]
         if engine == "pyvrp" and len(cs) >= _STAGED_MIN and 0 < len(urgent) <= _STAGED_SHARE * len(cs):
             # the most urgent first, on their own (a small problem, solved well quickly); then
             # everyone, starting from those routes
-            first = solve_routes(problem(urgent), engine=engine, seconds=_STAGED_FIRST * budget, seed=seed,
-                                 iterations=None if iterations is None else max(1, iterations // 3))
+            first_its = None if its is None else max(1, round(_STAGED_FIRST * its))
+            first = solve_routes(problem(urgent), engine=engine, seconds=_STAGED_FIRST * wall, seed=seed,
+                                 iterations=first_its)
             total_seconds += first.seconds
+            stopped_on_time |= first.stopped_on_time
             at = {c: k for k, c in enumerate(cs)}
             initial = [[] for _ in vs]
             for r in first.routes:
                 initial[r.vehicle] = [at[urgent[v.client]] for v in r.visits]
-            budget = max(0.1 * budget, budget - first.seconds)
-        res = solve_routes(problem(cs), engine=engine, seconds=budget, seed=seed, iterations=iterations,
+            wall = max(0.1 * wall, wall - first.seconds)
+            if its is not None:
+                its = max(1, its - first_its)
+        res = solve_routes(problem(cs), engine=engine, seconds=wall, seed=seed, iterations=its,
                            initial=initial)
         total_seconds += res.seconds
+        stopped_on_time |= res.stopped_on_time
         statuses.append(res.status)
         if res.solver_status:
             notes.append(res.solver_status)
@@ -471,7 +567,7 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
                 visits=[Visit(cs[v.client], v.arrive_s, v.depart_s) for v in r.visits],
                 distance_m=r.distance_m, duration_s=r.duration_s, start_s=r.start_s,
                 end_s=r.end_s, start_depot=r.start_depot, end_depot=r.end_depot))
-        left = []
+        left = list(out)
         for c, why in res.unassigned:
             cc = cs[c]
             # "no_time" (possible alone somewhere) beats a later phase's structural reason
@@ -498,7 +594,10 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
         engine=engine, status="", seconds=total_seconds, feasible=False,
         solver_status="; ".join(notes), seed=int(seed),
         params=dict(engine=engine, seconds=seconds, seed=seed, iterations=iterations,
-                    phases="day, then evening"))
+                    iterations_per_second=(ITERATIONS_PER_SECOND if iterations is None and engine == "pyvrp"
+                                           else None),
+                    phases="day, then evening"),
+        stopped_on_time=stopped_on_time)
     result.violations = check_routes(combined, result)
     result.feasible = not result.violations
     if check_routes(combined, result, allow_unassigned_required=True):

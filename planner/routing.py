@@ -312,6 +312,9 @@ class RoutingResult:
     solver_status: str = ""
     seed: int = 0
     params: dict = field(default_factory=dict)
+    stopped_on_time: bool = False
+    """The iteration limit was not reached before the wall-clock limit: another run (on another
+    machine, or under another load) may give another plan."""
 
     @property
     def served(self) -> list[int]:
@@ -409,6 +412,9 @@ class EngineOutput:
     found: bool
     solver_status: str
     notes: list[str] = field(default_factory=list)
+    stopped_on_time: bool = False
+    """An iteration limit was given but the wall-clock limit came first (the plan then depends
+    on machine speed and load)."""
 
 
 def _time_binds(p: RoutingProblem, clients: IntArray) -> bool:
@@ -593,7 +599,8 @@ def solve_routes(problem: RoutingProblem, *, engine: str = "pyvrp", seconds: flo
     result = RoutingResult(
         routes=routes, unassigned=unassigned, distance_m=sum(r.distance_m for r in routes),
         engine=engine, status="", seconds=time.perf_counter() - t0, feasible=False,
-        solver_status="; ".join([out.solver_status] + notes), seed=int(seed), params=params)
+        solver_status="; ".join([out.solver_status] + notes), seed=int(seed), params=params,
+        stopped_on_time=out.stopped_on_time)
     result.violations = check_routes(p, result)
     result.feasible = not result.violations
     structural = check_routes(p, result, allow_unassigned_required=True)

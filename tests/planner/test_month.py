@@ -349,3 +349,49 @@ def test_a_large_group_plans_its_most_urgent_households_first():
     served = {h for hs in plan.session_households().values() for h in hs}
     assert set(range(12)) <= served, dict(plan.unplanned)  # the monthly elderly households
     assert len(served) < n and dict(plan.unplanned)
+
+
+def test_the_default_search_is_an_iteration_count_so_the_plan_is_reproducible(monkeypatch):
+    """Without ``iterations`` PyVRP runs ITERATIONS_PER_SECOND x seconds iterations: the same plan
+    however long each run takes (here: one run while two other processes keep the cores busy); when the
+    wall-clock guard cuts a search short the result says so."""
+    import multiprocessing
+
+    import planner.month as month
+
+    n = 220
+    dur, dist = zone(n, seed=9, spacing=1200.0)
+    states = [HouseholdState()] * n
+    due = select_due(states, year=2027, month=12)
+    sessions = month_sessions(2027, 12, rules=SessionRules(evenings_per_week=1), is_workday=weekdays_only)
+    kw = dict(states=states, month=12, duration_s=dur, distance_m=dist, seconds=0.4, seed=2)
+    quiet = plan_group_month(due, sessions, **kw)
+    # a time limit here gives another plan under load (checked: 321 vs 97 iterations)
+    hogs = [multiprocessing.get_context("spawn").Process(target=_spin, args=(20.0,), daemon=True)
+            for _ in range(2)]
+    for hog in hogs:
+        hog.start()
+    try:
+        busy = plan_group_month(due, sessions, **kw)
+    finally:
+        for hog in hogs:
+            hog.terminate()
+    assert quiet.routing.params["iterations_per_second"] == month.ITERATIONS_PER_SECOND
+    assert not quiet.routing.stopped_on_time and not busy.routing.stopped_on_time
+    assert [(r.vehicle, r.visits) for r in quiet.routing.routes] == \
+        [(r.vehicle, r.visits) for r in busy.routing.routes]
+    assert check_routes(quiet.problem, quiet.routing) == []
+
+    monkeypatch.setattr(month, "ITERATIONS_PER_SECOND", 10**9)
+    monkeypatch.setattr(month, "_WALL_GUARD_EXTRA_S", 0.0)
+    cut = plan_group_month(due, sessions, **{**kw, "seconds": 0.1})
+    assert cut.routing.stopped_on_time and "time limit" in cut.routing.solver_status
+    assert check_routes(cut.problem, cut.routing) == []
+
+
+def _spin(seconds: float) -> None:
+    import time
+
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
