@@ -254,3 +254,19 @@ def test_auxiliary_routes_recheck_on_a_matrix_from_the_reported_points(two_villa
         assert abs(r.end_s - r.visits[-1].depart_s - D[last, 1]) <= 1        # ends at the office
     assert any(D[0, 2 + gm.due[r.visits[0].client].household] != D[1, 2 + gm.due[r.visits[0].client].household]
                for r in gm.routing.routes)
+
+
+def test_a_search_cut_short_by_the_wall_clock_is_reported(planned, tmp_path: Path, monkeypatch) -> None:
+    """When the wall-clock guard stops a group before its iterations (a far slower machine, here
+    an iteration rate no machine reaches), the report says the plan may differ on a re-run."""
+    import planner.month as month
+    from api.plan import PlanRequest, run_plan
+
+    db = tmp_path / "cut.db"
+    shutil.copy(planned[0], db)
+    monkeypatch.setattr(month, "ITERATIONS_PER_SECOND", 10**9)
+    monkeypatch.setattr(month, "_WALL_GUARD_EXTRA_S", 0.0)
+    report = run_plan(db, PlanRequest(month="2026-12", villages=[TRIESEN], seconds=0.2, workers=1))
+    cut = [n for n in report["notes"] if "再次运行可能得到不同的计划" in n]
+    assert sorted(n.split(":")[0] for n in cut) == sorted(g["group"] for g in report["groups"])
+    assert not report["failed"] and all(g["planned"] > 0 for g in report["groups"])

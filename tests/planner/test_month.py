@@ -395,3 +395,34 @@ def _spin(seconds: float) -> None:
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         pass
+
+
+def test_a_month_far_too_short_offers_only_the_nearest_candidates():
+    """One 3-hour session, 10-minute visits: 18 places, so at most 27 candidates are offered:
+    every priority household (even the farthest) and the nearest never-visited ones; the rest are
+    'no_time' without reaching the engine, and an unreachable household keeps its reason."""
+    n = 120
+    dur, dist = zone(n, seed=11, spacing=600.0)
+    far = int(np.argmax(dur[0, 1:]))                      # the farthest household: unreachable
+    dur[0, 1 + far] = dur[1 + far, 0] = 6 * 3600
+    states = [HouseholdState() for _ in range(n)]
+    reach = dur[0, 1:]
+    by_reach = [h for h in np.argsort(reach, kind="stable") if h != far]
+    elderly = [int(h) for h in by_reach[-4:]]             # priority households among the farthest
+    for h in elderly:
+        states[h] = HouseholdState(1, date(2027, 10, 20), "met", ("elderly_alone",))
+    due = select_due(states, year=2027, month=12)
+    sessions = [Session(date(2027, 12, 7), "stationing", 9 * 60, 12 * 60, "am")]
+    plan = plan_group_month(due, sessions, states=states, month=12, duration_s=dur,
+                            distance_m=dist, **FAST)
+    assert check_routes(plan.problem, plan.routing) == []
+    served = {h for hs in plan.session_households().values() for h in hs}
+    reasons = dict(plan.unplanned)
+    assert reasons[far] == "unreachable"
+    offered_low = [int(h) for h in by_reach if int(h) not in elderly][:27 - len(elderly)]
+    assert served - set(elderly) <= set(offered_low)       # no far household of the lowest class
+    assert all(reasons[h] == "no_time" for h in range(n) if h not in served and h != far)
+    full = plan_group_month(due, sessions, states=states, month=12, duration_s=dur,
+                            distance_m=dist, prune=False, **FAST)
+    assert check_routes(full.problem, full.routing) == []
+    assert dict(full.unplanned)[far] == "unreachable"
