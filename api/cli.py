@@ -185,7 +185,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         req = PlanRequest(month=args.month, villages=args.village, stationing_day=args.stationing_day,
                           evenings_per_week=args.evenings_per_week, service_min=args.service_min,
                           seconds=args.seconds, seed=args.seed, engine=args.engine, holidays=args.holidays,
-                          iterations=args.iterations, start=args.start, end=args.end, workers=args.workers,
+                          iterations=args.iterations, start=args.start, end=args.end, outposts=args.outposts,
+                          workers=args.workers,
                           executor=args.executor, address=args.scheduler)
     except ValueError as exc:
         _print_problem(exc, args.json)
@@ -557,6 +558,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="每个时段的出发点: depot 村委会 (默认), auxiliary 辅助成员家 (花名册的居住片区)")
     plan.add_argument("--end", choices=["start", "depot"], default="start",
                       help="每个时段的结束点: start 回到出发点 (默认), depot 村委会")
+    plan.add_argument("--no-outposts", dest="outposts", action="store_false",
+                      help="不设外点: 默认当小组有 5 户以上在一个时段内从出发点走不到时 (如山上的自然村), "
+                           "部分时段改从这些户当中的一处出发 (需乘车前往)")
     _parallel_options(plan)
     plan.add_argument("--iterations", type=int, metavar="N",
                       help="每个小组每个阶段的迭代次数, 代替由 --seconds 折算的次数 (此时 --seconds 为时间上限)")

@@ -26,6 +26,7 @@ from api import store
 from api.store import plans
 from geo.errors import InputError, Problem
 from maps.offline import TIANDITU_KEY_ENV, TILES, TileProvider, resolve_tiles
+from maps.i18n import label
 
 logger = logging.getLogger(__name__)
 
@@ -249,10 +250,12 @@ def _depot(village: pd.Series, hh: gpd.GeoDataFrame) -> tuple[float, float]:
 
 
 def village_route_sessions(engine, village: pd.Series, month: dt.date, *, groups: list[str] | None = None,
-                           day: dt.date | None = None) -> dict:
+                           day: dt.date | None = None, lang: str = "zh") -> dict:
     """The stored month plan of one village as :class:`maps.routes.SessionRoute` lists, per group.
 
     Walking paths follow the roads (one network for the whole village, :func:`geo.routes.route_lines`).
+    Each session starts where the plan says (the office, the auxiliary member's home, an outpost);
+    ``lang`` is the language of the start points' names.
 
     Returns
     -------
@@ -297,10 +300,14 @@ def village_route_sessions(engine, village: pd.Series, month: dt.date, *, groups
                                        lat=float(row.geometry.y), arrive=_hhmm(st.arrive), depart=_hhmm(st.depart),
                                        seq=k + 1, label=str(row["address"]) if pd.notna(row["address"]) else None))
             start = _hhmm(s.start)
+            point = s.start_point if s.start_point is not None and s.start_point.kind != "depot" else None
+            at = depot if point is None else (point.lon, point.lat)
             spec = RouteSpec(route_id=f"{g}-{s.date.isoformat()}-{s.kind}-{start}", name=f"{g} {s.date}",
-                             date=s.date.isoformat(), depot_lon=depot[0], depot_lat=depot[1], stops=stops,
+                             date=s.date.isoformat(), depot_lon=at[0], depot_lat=at[1], stops=stops,
                              start=start, end=_hhmm(s.end, "23:59"))
-            raw.setdefault(g, []).append((spec, s.kind))
+            text = None if point is None else label(
+                "start_outpost" if point.kind == "outpost" else "start_auxiliary_home", lang, name=point.label or "")
+            raw.setdefault(g, []).append((spec, s.kind, text))
             specs.append(spec)
     if not specs:
         raise InputError([Problem("--date", str(day), f"{name} 的这些小组在 {day} 没有走访时段",
@@ -317,8 +324,8 @@ def village_route_sessions(engine, village: pd.Series, month: dt.date, *, groups
         lines = {r.route_id: (r.geometry, float(r.walk_m)) for r in frame.itertuples(index=False)}
     heads = {h: str(v) for h, v in zip(hh["household_id"], hh["head"], strict=True) if pd.notna(v)}
     sessions = {g: [SessionRoute(route=spec, kind=kind, path=lines.get(spec.route_id, (None, 0.0))[0],
-                                 walk_m=lines.get(spec.route_id, (None, 0.0))[1], heads=heads)
-                    for spec, kind in items] for g, items in raw.items()}
+                                 walk_m=lines.get(spec.route_id, (None, 0.0))[1], heads=heads, start_text=text)
+                    for spec, kind, text in items] for g, items in raw.items()}
     zp = plans.load_zone_plan(engine, vid)
     zones, labels, zone_hh = {}, {}, {}
     if zp is not None:
@@ -360,7 +367,7 @@ def _find_group_village(engine, villages: gpd.GeoDataFrame, group: str) -> pd.Se
 def _routes(engine, villages: gpd.GeoDataFrame, req: MapRequest):
     village = _find_group_village(engine, villages, req.group)
     day = dt.date.fromisoformat(req.date) if req.date else None
-    data = village_route_sessions(engine, village, req.month_date, groups=[req.group], day=day)
+    data = village_route_sessions(engine, village, req.month_date, groups=[req.group], day=day, lang=req.lang)
     m = _group_route_map(data, req.group, village, lang=req.lang, tiles=req.provider)
     sessions = data["sessions"][req.group]
     return m, {"villages": [village["village_id"]], "group": req.group, "sessions": len(sessions),
@@ -380,7 +387,7 @@ def write_route_maps(engine, month: dt.date, folder: Path, *, lang: str = "zh",
     for _, v in store.load_villages(engine).iterrows():
         if plans.load_month_plan(engine, v["village_id"], month) is None:
             continue
-        data = village_route_sessions(engine, v, month)
+        data = village_route_sessions(engine, v, month, lang=lang)
         for group in data["sessions"]:
             m = _group_route_map(data, group, v, lang=lang, tiles=tiles)
             written[group] = save_html(m, folder / f"{group}-{month:%Y-%m}.html")

@@ -12,19 +12,21 @@ import json
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from api import store
 from api.store import plans
+from api.store.plans import SessionStart
 from api.store.visits import feedback_due
 from geo.crs import utm_crs
 from geo.errors import InputError, Problem
 from geo.network import WalkingParams, WalkNetwork, travel_matrices
 from planner.calendar import Session, SessionRules, month_sessions
-from planner.month import GroupMonth, HouseholdState, MonthRules, plan_group_month, select_due
+from planner.month import (MAX_OUTPOSTS, GroupMonth, HouseholdState, MonthRules, choose_outpost,
+                           outpost_sessions, plan_group_month, select_due)
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,11 @@ class PlanRequest:
         Where each session ends: ``start`` (back where it started, default) or ``depot``.
         The plan and its times use it; the GeoJSON/GPX exports still draw the way back to the
         start point (``geo.routes.RouteSpec`` has a single depot).
+    outposts : bool
+        When at least ``planner.month.OUTPOST_MIN_HOUSEHOLDS`` due households of a group are
+        too far to walk to from the start within a session (a hamlet up the mountain), start a
+        share of the group's sessions at an outpost among them (``planner.month.choose_outpost``;
+        the team gets there by car or bus).  Default True.
     workers : int, optional
         Processes planning villages in parallel (each village's groups one after the other in
         one process); None: the usable cores; 1: serial, in this process.  The plan does not
@@ -92,6 +99,7 @@ class PlanRequest:
     iterations: int | None = None
     start: str = "depot"
     end: str = "start"
+    outposts: bool = True
     workers: int | None = None
     executor: str | None = None
     address: str | None = None
@@ -299,14 +307,20 @@ class StartPoint:
     lat: float
     area: str | None = None
     note: str | None = None
+    label: str | None = None
+    household: str | None = None
+    """For an outpost: the household at whose place it is (the team comes by car)."""
 
     def as_json(self) -> dict:
         d = {"kind": self.kind, "lon": round(self.lon, 7), "lat": round(self.lat, 7)}
-        if self.area is not None:
-            d["area"] = self.area
-        if self.note is not None:
-            d["note"] = self.note
+        for key in ("area", "label", "household", "note"):
+            if getattr(self, key) is not None:
+                d[key] = getattr(self, key)
         return d
+
+    def stored(self) -> SessionStart:
+        """As stored with each session (what the sheets and maps draw)."""
+        return SessionStart(kind=self.kind, lon=self.lon, lat=self.lat, label=self.label or self.area)
 
 
 @dataclass
@@ -330,6 +344,17 @@ class GroupInstance:
     end: StartPoint | None = None
     n_depots: int = 1
     end_depot: int = 0
+    outposts: list[StartPoint] = field(default_factory=list)
+    """Where the sessions with ``Session.depot`` > 0 start and end: outpost ``j`` is row
+    ``n_depots - len(outposts) + j``."""
+    far: int = 0
+    """Due households out of walking reach of ``start`` within a session."""
+
+    def start_of(self, session: Session) -> StartPoint | None:
+        """Where ``session`` starts: an outpost, or the group's start."""
+        if session.depot and self.outposts:
+            return self.outposts[session.depot - (self.n_depots - len(self.outposts))]
+        return self.start
 
 
 def _auxiliary_homes(engine, vid: str, hh, groups: dict, people: dict,
@@ -418,6 +443,8 @@ def month_instances(engine, village, zp, req: PlanRequest, rules: SessionRules, 
     office = StartPoint("depot", depot[0], depot[1])
     hids = hh["household_id"].tolist()
     tag_lists = [tuple(t for t in str(x or "").split(",") if t) for x in hh["tags"].tolist()]
+    area_table = store.load_areas(engine, village_ids=[vid])
+    area_names = {str(a): str(n) for a, n in zip(area_table["area_id"], area_table["name"]) if n}
     instances = []
     for z in zp.zones:
         idx = np.array([pos[h] for h in z.household_ids if h in pos], dtype=np.int64)
@@ -439,7 +466,7 @@ def month_instances(engine, village, zp, req: PlanRequest, rules: SessionRules, 
         if isinstance(home, tuple):
             r = row_of_home[(home[1], home[2])]
             hl = home_lonlat[r - 1]
-            start = StartPoint("auxiliary_home", hl[0], hl[1], area=home[0])
+            start = StartPoint("auxiliary_home", hl[0], hl[1], area=home[0], label=area_names.get(str(home[0])))
         else:
             r = 0
             start = office if home is None else StartPoint("depot", depot[0], depot[1], note=home)
@@ -448,9 +475,28 @@ def month_instances(engine, village, zp, req: PlanRequest, rules: SessionRules, 
         else:
             rows, end, n_depots, end_depot = [r], start, 1, 0
         sub = np.r_[rows, idx + 1 + k]
+        dur, dist = tm.time_s[np.ix_(sub, sub)], tm.distance_m[np.ix_(sub, sub)]
+        outposts: list[StartPoint] = []
+        far = 0
+        while req.outposts and len(outposts) < MAX_OUTPOSTS:
+            rows_before = n_depots - len(outposts)
+            choice = choose_outpost(due, sessions, dur, n_depots=n_depots, end_depot=end_depot,
+                                    outposts=range(rows_before, n_depots))
+            if choice is None:
+                break
+            i = int(idx[choice.household])
+            area = str(hh["area_id"].iloc[i])
+            outposts.append(StartPoint("outpost", float(hh.geometry.x.iloc[i]), float(hh.geometry.y.iloc[i]),
+                                       area=area, label=area_names.get(area) or area, household=hids[i]))
+            far = far or len(choice.far)
+            # the outpost is the household's own place: its row and column, once more, as a start
+            sub = np.r_[np.arange(n_depots), n_depots + choice.household, np.arange(n_depots, len(dur))]
+            dur, dist = dur[np.ix_(sub, sub)], dist[np.ix_(sub, sub)]
+            sessions = outpost_sessions(sessions, len(choice.covered) / len(due), n_depots)
+            n_depots += 1
         instances.append(GroupInstance(z.group_id, z.label, group_people, idx, states, sessions, due,
-                                       tm.time_s[np.ix_(sub, sub)], tm.distance_m[np.ix_(sub, sub)],
-                                       start=start, end=end, n_depots=n_depots, end_depot=end_depot))
+                                       dur, dist, start=start, end=end, n_depots=n_depots,
+                                       end_depot=end_depot, outposts=outposts, far=far))
     return hh, depot, instances
 
 
@@ -474,6 +520,13 @@ def _finish_village(engine, village, hh, depot: tuple[float, float], instances: 
         end = inst.end or start
         if start.note:
             report["notes"].append(f"{inst.group_id}: {start.note}")
+        if inst.outposts:
+            base = inst.n_depots - len(inst.outposts)
+            where = "、".join(f"{o.label} {sum(1 for s in gm.sessions if s.depot == base + j)} 个"
+                             for j, o in enumerate(inst.outposts))
+            report["notes"].append(
+                f"{inst.group_id}: {inst.far} 户离{'村委会' if start.kind == 'depot' else '出发点'}太远 "
+                f"(一个时段内走不到), 本月部分时段改从外点出发 (需乘车前往): {where}")
         if gm.routing.stopped_on_time:
             report["notes"].append(f"{inst.group_id}: 计算机太忙或太慢, 求解在时间上限前没有做完规定的迭代次数, "
                                    "再次运行可能得到不同的计划 (可加大 --seconds, 或减少 --workers)")
@@ -483,6 +536,7 @@ def _finish_village(engine, village, hh, depot: tuple[float, float], instances: 
         by_vehicle = {r.vehicle: r for r in gm.routing.routes}
         for k, s in enumerate(gm.sessions):
             r = by_vehicle.get(k)
+            point = inst.start_of(s) or start
             stops = []
             if r is not None:
                 for vis in r.visits:
@@ -493,11 +547,13 @@ def _finish_village(engine, village, hh, depot: tuple[float, float], instances: 
                 "date": s.date.isoformat(), "kind": s.kind, "part": s.part,
                 "start": f"{s.start_min // 60:02d}:{s.start_min % 60:02d}",
                 "end": f"{s.end_min // 60:02d}:{s.end_min % 60:02d}",
-                "walk_m": int(r.distance_m) if r is not None else 0, "stops": stops,
+                "walk_m": int(r.distance_m) if r is not None else 0, "start_point": point.as_json(),
+                "stops": stops,
             })
             stored_sessions.append({
                 "date": s.date, "kind": s.kind, "start": dt.time(s.start_min // 60, s.start_min % 60),
                 "end": dt.time(min(s.end_min, 1439) // 60, min(s.end_min, 1439) % 60), "budget_min": float(s.minutes),
+                "start_point": point.stored(),
                 "stops": [{"household": st["household"], "arrive": _time(v.arrive_s), "depart": _time(v.depart_s)}
                           for st, v in zip(stops, r.visits if r is not None else [])],
             })
@@ -505,8 +561,8 @@ def _finish_village(engine, village, hh, depot: tuple[float, float], instances: 
                 rows = [pos[st["household"]] for st in stops]
                 specs.append((inst.group_id, RouteSpec(
                     route_id=f"{inst.group_id}-{s.date.isoformat()}-{s.kind}{('-' + s.part) if s.part else ''}",
-                    name=f"{inst.group_id} {s.label}", date=s.date.isoformat(), depot_lon=start.lon,
-                    depot_lat=start.lat,
+                    name=f"{inst.group_id} {s.label}", date=s.date.isoformat(), depot_lon=point.lon,
+                    depot_lat=point.lat,
                     stops=[RouteStop(household_id=st["household"], lon=float(lon[r]), lat=float(lat[r]),
                                      arrive=st["arrive"], depart=st["depart"], seq=n + 1, label=labels[r])
                            for n, (st, r) in enumerate(zip(stops, rows))],
@@ -514,6 +570,7 @@ def _finish_village(engine, village, hh, depot: tuple[float, float], instances: 
         report["groups"].append({"group": inst.group_id, "zone": zone_label, "village": vid,
                                  "members": [people[m].name for m in group_people if m in people],
                                  "start": start.as_json(), "end": end.as_json(),
+                                 "outposts": [o.as_json() for o in inst.outposts],
                                  "due": len(gm.due), "planned": sum(len(s["stops"]) for s in g_sessions),
                                  "sessions": g_sessions})
         for h, reason in gm.unplanned:

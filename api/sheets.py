@@ -238,8 +238,10 @@ def _village_sheets(engine, v: pd.Series, mp: plans.StoredMonthPlan, req: Sheets
                 stops.append(RouteStop(household_id=st.household_id, lon=float(row.geometry.x),
                                        lat=float(row.geometry.y), arrive=_hhmm(st.arrive), depart=_hhmm(st.depart),
                                        seq=n + 1))
-            specs.append(RouteSpec(route_id=f"{gid}/{k}", name=gid, date=s.date.isoformat(), depot_lon=depot[0],
-                                   depot_lat=depot[1], stops=stops, start=_hhmm(s.start), end=_hhmm(s.end)))
+            at = (depot if s.start_point is None or s.start_point.kind == "depot"
+                  else (s.start_point.lon, s.start_point.lat))
+            specs.append(RouteSpec(route_id=f"{gid}/{k}", name=gid, date=s.date.isoformat(), depot_lon=at[0],
+                                   depot_lat=at[1], stops=stops, start=_hhmm(s.start), end=_hhmm(s.end)))
             keys.append((gid, k))
     lines = {}
     if specs:
@@ -264,8 +266,10 @@ def _village_sheets(engine, v: pd.Series, mp: plans.StoredMonthPlan, req: Sheets
                                        tags=tuple(t for t in _text(row["tags"]).split(",") if t),
                                        arrive=_hhmm(st.arrive), x=float(pm.x), y=float(pm.y)))
             path, walk_m = lines.get((gid, k), (None, 0.0))
+            start_xy, start_text = _session_start(s.start_point, crs, lang)
             sessions.append(SheetSession(date=s.date, kind=s.kind, start=_hhmm(s.start), end=_hhmm(s.end),
-                                         stops=stops, walk_m=walk_m, walk_min=walk_m / m_per_min, path=path))
+                                         stops=stops, walk_m=walk_m, walk_min=walk_m / m_per_min, path=path,
+                                         start_xy=start_xy, start_text=start_text))
         sheet_group = SheetGroup(
             village_id=vid, village_name=str(v["name"]), town=_text(v.get("town")), group_id=gid,
             group_name=group_name(gid), zone_label=short(z.label) if z else "—",
@@ -300,6 +304,16 @@ def _village_sheets(engine, v: pd.Series, mp: plans.StoredMonthPlan, req: Sheets
                             households=points, depot_xy=depot_xy, background=background, lang=lang, fonts=fonts)
         files.append(_write(out / f"{vid}-zones-A3.pdf", data, "zone_map", vid, None))
     return files
+
+
+def _session_start(point: plans.SessionStart | None, crs, lang: str) -> tuple[tuple[float, float] | None, str | None]:
+    """Where a stored session starts, projected to ``crs``, and its legend text; (None, None) at
+    the village committee office (the group's depot is drawn)."""
+    if point is None or point.kind == "depot":
+        return None, None
+    p = gpd.GeoSeries(gpd.points_from_xy([point.lon], [point.lat]), crs="EPSG:4326").to_crs(crs).iloc[0]
+    key = "start_outpost" if point.kind == "outpost" else "start_auxiliary_home"
+    return (float(p.x), float(p.y)), label(key, lang, name=point.label or "")
 
 
 def _hhmm(t: dt.time | None) -> str:

@@ -96,6 +96,9 @@ class SessionRoute:
         Walking distance in metres (default: ``path``'s length is not measured; the legend shows —).
     heads : mapping of str to str
         Household id -> head of household, for the tooltips.
+    start_text : str, optional
+        What the route's depot is when it is not the village committee (e.g. ``外点 Malbun``);
+        None: the village committee.
     """
 
     route: RouteSpec
@@ -103,6 +106,7 @@ class SessionRoute:
     path: shapely.Geometry | None = None
     walk_m: float | None = None
     heads: Mapping[str, str] = field(default_factory=dict)
+    start_text: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -222,8 +226,8 @@ def route_map(
     households = _layer(households, "households", provider)
 
     drawn = [(i, s) for i, s in enumerate(sessions) if s.route.stops]
-    depot = lonlat_to_tile_datum([sessions[0].route.depot_lon], [sessions[0].route.depot_lat], provider)
-    depot_latlon = (round(float(depot[1][0]), 6), round(float(depot[0][0]), 6))
+    shown = drawn[0][1] if drawn else sessions[0]
+    depot = lonlat_to_tile_datum([shown.route.depot_lon], [shown.route.depot_lat], provider)
 
     # Fit to the session shown first (its stops, path and the depot); each session chosen later
     # is fitted in turn (FitBesideControls follows the base layers).
@@ -280,13 +284,19 @@ def route_map(
         group.add_to(m)
 
     depot_group = folium.FeatureGroup(name=label("start_end", lang), control=False)
-    folium.Marker(
-        location=depot_latlon,
-        icon=folium.DivIcon(html=f'<div class="zd-depot">{html_text(label("depot_short", lang))} · '
-                                 f'{html_text(label("start_end", lang))}</div>',
-                            icon_size=(0, 0), class_name="zd-depot-icon"),
-        tooltip=folium.Tooltip(html_text(f"{label('depot', lang)} · {label('start_end', lang)}")),
-    ).add_to(depot_group)
+    starts: dict[tuple[float, float], str | None] = {}
+    for s in sessions:  # every place a session starts from: the office, outposts
+        starts.setdefault((s.route.depot_lon, s.route.depot_lat), s.start_text)
+    for (lon, lat), text in starts.items():
+        x, y = lonlat_to_tile_datum([lon], [lat], provider)
+        short, full = ((label("depot_short", lang), label("depot", lang)) if text is None else (text, text))
+        folium.Marker(
+            location=(round(float(y[0]), 6), round(float(x[0]), 6)),
+            icon=folium.DivIcon(html=f'<div class="zd-depot">{html_text(short)} · '
+                                     f'{html_text(label("start_end", lang))}</div>',
+                                icon_size=(0, 0), class_name="zd-depot-icon"),
+            tooltip=folium.Tooltip(html_text(f"{full} · {label('start_end', lang)}")),
+        ).add_to(depot_group)
     depot_group.add_to(m)
 
     box = f"{html_text(title)}"

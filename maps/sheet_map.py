@@ -273,6 +273,7 @@ def route_map_svg(
     zone_colour: str = "#4e79a7",
     font_family: str = "Noto Sans CJK SC",
     lang: str = "zh",
+    depot_text: str | None = None,
 ) -> bytes:
     """The route map of one session: path along the roads, numbered stops, depot, areas, roads.
 
@@ -283,7 +284,9 @@ def route_map_svg(
     stops_xy : array (n, 2)
         Stop positions in visit order, metres (the sheet's CRS); numbered 1..n.
     depot_xy : (x, y) or None
-        The village committee (start and end of the walk).
+        Where the walk starts and ends (the village committee unless ``depot_text`` says).
+    depot_text : str, optional
+        The label of that point when it is not the village committee (e.g. ``外点 Malbun``).
     path : LineString, optional
         The walking line depot -> stops -> depot (e.g. :func:`geo.routes.route_lines`, projected).
     areas : GeoDataFrame, optional
@@ -343,7 +346,7 @@ def route_map_svg(
         for k, (x, y) in enumerate(label_xy, start=1):
             ax.text(x, y, str(k), ha="center", va="center_baseline", fontsize=5.5 if k < 100 else 4.5,
                     family=font_family, weight="bold", color="#111111", zorder=8)
-    _depot(ax, depot_xy, family=font_family, lang=lang, text=label("depot_start_end", lang))
+    _depot(ax, depot_xy, family=font_family, lang=lang, text=depot_text or label("depot_start_end", lang))
     _scale_bar(ax, extent, width_mm, family=font_family, lang=lang)
     return _svg(fig)
 

@@ -122,6 +122,10 @@ class SheetSession:
     walk_m: float = 0.0
     walk_min: float = 0.0
     path: shapely.Geometry | None = None
+    start_xy: tuple[float, float] | None = None
+    """Where this session starts and ends (projected), when not at the village committee."""
+    start_text: str | None = None
+    """What that place is (printed in the legend), e.g. ``外点 Malbun（乘车前往）``."""
 
 
 @dataclass
@@ -591,13 +595,15 @@ def _dark(colour: str) -> bool:
     return 0.299 * r + 0.587 * g + 0.114 * b < 150
 
 
-def _legend_strip(doc: _Pdf, y: float, group: SheetGroup, lang: str) -> None:
+def _legend_strip(doc: _Pdf, y: float, group: SheetGroup, lang: str, start_text: str | None = None) -> None:
     pdf = doc.pdf
     x = MARGIN + 1
-    # depot
+    # depot (or where this session starts)
+    start = label("sheet_legend_depot", lang) if start_text is None else label("sheet_legend_start", lang,
+                                                                                name=start_text)
     doc.box(x, y - 2.3, 2.6, 2.6, fill=(17, 17, 17), line=None)
-    doc.text(x + 4, y, label("sheet_legend_depot", lang), 7.5)
-    x += 6 + doc.width(label("sheet_legend_depot", lang), 7.5)
+    doc.text(x + 4, y, start, 7.5)
+    x += 6 + doc.width(start, 7.5)
     # path
     pdf.set_draw_color(*_rgb(PATH_COLOUR))
     pdf.set_line_width(0.6)
@@ -699,12 +705,14 @@ def _session_pages(doc: _Pdf, group: SheetGroup, s: SheetSession, background: Ba
         _session_header(doc, group, s, lang=lang, continued=c > 0)
         if c == 0:
             svg = route_map_svg(width_mm=A4[0] - 2 * MARGIN, height_mm=MAP_H,
-                                stops_xy=[(st.x, st.y) for st in s.stops], depot_xy=group.depot_xy, path=s.path,
+                                stops_xy=[(st.x, st.y) for st in s.stops], depot_xy=s.start_xy or group.depot_xy,
+                                path=s.path,
                                 areas=background.areas, roads=background.roads, zone_outline=group.zone_outline,
-                                zone_colour=group.colour, font_family=family, lang=lang)
+                                zone_colour=group.colour, font_family=family, lang=lang,
+                                depot_text=s.start_text)
             doc.svg(svg, MARGIN, MAP_TOP, A4[0] - 2 * MARGIN, MAP_H)
             doc.box(MARGIN, MAP_TOP, A4[0] - 2 * MARGIN, MAP_H, line=(0, 0, 0), width=0.3)
-            _legend_strip(doc, MAP_TOP + MAP_H + 4.2, group, lang)
+            _legend_strip(doc, MAP_TOP + MAP_H + 4.2, group, lang, start_text=s.start_text)
             top = TABLE_TOP
         else:
             top = 34.0

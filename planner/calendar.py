@@ -120,7 +120,9 @@ class Session:
 
     ``start_min``/``end_min`` are minutes since midnight of ``date``; ``part`` is ``"am"`` or
     ``"pm"`` for the stationing day's two halves, ``""`` for evenings; ``away`` the number of
-    group members on leave that day.
+    group members on leave that day; ``depot`` the row of the walking matrices where the session
+    starts and ends when it is not the usual start (0, the default): an outpost near households
+    too far to walk to from there (see :func:`planner.month.plan_group_month`).
     """
 
     date: date
@@ -129,6 +131,7 @@ class Session:
     end_min: int
     part: str = ""
     away: int = 0
+    depot: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -379,7 +379,8 @@ def _nearest_candidates(cs: list[int], prize: npt.NDArray[np.int64], service_s: 
     return offered, [c for c in cs if prize[c] == lowest and c not in keep_low]
 
 
-def _quota_nearest_first(due: list[Due], duration_s: npt.NDArray[np.int64], n_depots: int) -> list[Due]:
+def _quota_nearest_first(due: list[Due], duration_s: npt.NDArray[np.int64], n_depots: int,
+                         starts: Sequence[int] = (0,)) -> list[Due]:
     """Give this month's never-visited quota to the never-visited households nearest the start.
 
     :func:`select_due` knows how many never-visited households the month should take (the
@@ -395,7 +396,9 @@ def _quota_nearest_first(due: list[Due], duration_s: npt.NDArray[np.int64], n_de
     if not within or not beyond:
         return due
     p_in, p_out = due[within[0]].prize, due[beyond[0]].prize
-    order = sorted(never, key=lambda k: (int(duration_s[0, n_depots + due[k].household]), due[k].household))
+    rows = list(starts)
+    order = sorted(never, key=lambda k: (int(duration_s[rows, n_depots + due[k].household].min()),
+                                         due[k].household))
     chosen = set(order[:len(within)])
     out = list(due)
     for k in never:
@@ -403,6 +406,96 @@ def _quota_nearest_first(due: list[Due], duration_s: npt.NDArray[np.int64], n_de
         out[k] = replace(due[k], within_quota=inside, prize=p_in if inside else p_out)
     out.sort(key=lambda d: (-d.prize, d.household))
     return out
+
+
+OUTPOST_MIN_HOUSEHOLDS = 5
+"""An outpost is chosen when at least this many due households are out of walking reach."""
+MAX_OUTPOSTS = 3
+"""Outposts per group at most (one per remote hamlet, the farthest-reaching first)."""
+
+
+@dataclass(frozen=True)
+class Outpost:
+    """A second start point for households the usual start cannot reach in a session.
+
+    ``household``: position in ``states`` of the household whose place becomes the outpost;
+    ``far``: due households (positions in ``states``) out of reach of the usual start;
+    ``covered``: those of them a session from the outpost can reach.
+    """
+
+    household: int
+    far: tuple[int, ...]
+    covered: tuple[int, ...]
+
+
+def choose_outpost(due: Sequence[Due], sessions: Sequence[Session], duration_s: npt.ArrayLike, *,
+                   n_depots: int = 1, end_depot: int = 0, outposts: Sequence[int] = (),
+                   min_households: int = OUTPOST_MIN_HOUSEHOLDS) -> Outpost | None:
+    """Where sessions should start for due households too far to walk to from the usual start.
+
+    A household is out of reach when walking from the start (row 0) to it, visiting it and
+    walking to the end (row ``end_depot``) takes longer than the longest session, and the same
+    holds from every outpost already chosen (``outposts``: their rows; a session from an outpost
+    ends there).  Among those,
+    the outpost is the one with the least walking to the others (each walk counted at most a
+    session's length), and it covers those it can reach and come back from within a session.
+    Teams get to an outpost by car or bus; that trip is not part of the session.
+
+    Returns
+    -------
+    Outpost or None
+        None when fewer than ``min_households`` due households are out of reach, or the outpost
+        would cover fewer than that.
+    """
+    if not due or not sessions:
+        return None
+    D = np.asarray(duration_s, dtype=np.int64)
+    nd = int(n_depots)
+    longest = max(s.minutes for s in sessions) * 60
+    hh = np.array([d.household for d in due], dtype=np.int64)
+    svc = np.array([d.service_min * 60 for d in due], dtype=np.int64)
+    rows = nd + hh
+    far = np.ones(len(hh), dtype=bool)
+    for start, end in [(0, end_depot), *((int(o), int(o)) for o in outposts)]:
+        there, back = D[start, rows], D[rows, end]
+        ok = (there >= 0) & (back >= 0) & (there < UNREACHABLE) & (back < UNREACHABLE)
+        far &= ~ok | (there + svc + back > longest)
+    if far.sum() < min_households:
+        return None
+    f_rows, f_svc = rows[far], svc[far]
+    walk = D[np.ix_(f_rows, f_rows)]
+    walk = np.where((walk < 0) | (walk >= UNREACHABLE), longest, np.minimum(walk, longest))
+    o = int(np.argmin(walk.sum(axis=1)))
+    go, come = D[f_rows[o], f_rows], D[f_rows, f_rows[o]]
+    reach = (go >= 0) & (come >= 0) & (go < UNREACHABLE) & (come < UNREACHABLE) & (go + f_svc + come <= longest)
+    if reach.sum() < min_households:
+        return None
+    far_hh = hh[far]
+    return Outpost(household=int(far_hh[o]), far=tuple(int(h) for h in far_hh),
+                   covered=tuple(int(h) for h in far_hh[reach]))
+
+
+def outpost_sessions(sessions: Sequence[Session], share: float, depot: int) -> list[Session]:
+    """Move about ``share`` of the sessions (at least one) to start at row ``depot``.
+
+    Only sessions still at the usual start move.  Stationing-day sessions first (daylight, and
+    the longer ones), spread evenly over the month; evenings only when the share needs more than
+    the stationing days have.  ``share`` counts all the sessions, but at least one session stays
+    at the usual start.
+    """
+    order = sorted((k for k in range(len(sessions)) if not sessions[k].depot),
+                   key=lambda k: (sessions[k].date, sessions[k].start_min))
+    if len(order) < 2:
+        return list(sessions)
+    k = min(len(order) - 1, max(1, round(share * len(sessions))))
+    days = [i for i in order if sessions[i].kind == "stationing"]
+    evenings = [i for i in order if sessions[i].kind != "stationing"]
+
+    def spread(pool: list[int], n: int) -> list[int]:
+        return [pool[int((j + 0.5) * len(pool) / n)] for j in range(n)] if n else []
+
+    chosen = set(spread(days, min(k, len(days))) + spread(evenings, max(0, k - len(days))))
+    return [replace(s, depot=depot) if i in chosen else s for i, s in enumerate(sessions)]
 
 
 def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
@@ -437,9 +530,11 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
         of a higher class, and the nearest ones of the lowest; see :func:`_nearest_candidates`);
         False offers every candidate (for comparison).
     n_depots : int
-        1 (default: every session starts and ends at row 0) or 2.
+        Start/end rows at the top of the matrices: 1 (default: every session starts and ends at
+        row 0), 2 with ``end_depot=1``, and one more per outpost.
     end_depot : int
-        Where every session ends: 0 (where it started, default) or 1 (with ``n_depots=2``).
+        Where the sessions starting at row 0 end: 0 (where they started, default) or 1.
+        A session with ``Session.depot`` > 0 (an outpost row) starts and ends there.
 
     Returns
     -------
@@ -469,12 +564,19 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
     months = {(s.date.year, s.date.month) for s in sessions}
     if len(months) > 1 or any(mo != month for _, mo in months):
         raise ValueError(f"sessions must all be in month {month}, got {sorted(months)}")
-    due = _quota_nearest_first(list(due), D, nd)
+    bad_depot = [s.label for s in sessions if not 0 <= s.depot < nd or (s.depot and s.depot == end_depot)]
+    if bad_depot:
+        raise ValueError(f"sessions {bad_depot[:3]} start at a row that is not an outpost among the "
+                         f"{nd} start/end rows")
+    due = _quota_nearest_first(list(due), D, nd, sorted({s.depot for s in sessions} or {0}))
     sessions = sorted(sessions, key=lambda s: (s.date, s.start_min, s.part))
     n = len(due)
     locs = np.array(list(range(nd)) + [nd + d.household for d in due], dtype=np.int64)
     Dm, Lm = D[np.ix_(locs, locs)], L[np.ix_(locs, locs)]
-    reach = Dm[0, nd:]  # walking seconds from the start of the sessions to each candidate
+
+    def reach_from(starts: set[int]) -> npt.NDArray[np.int64]:
+        """Walking seconds from the nearest of these start rows to each candidate."""
+        return Dm[sorted(starts), nd:].min(axis=0)
     unit = 2 * max(_finite_max(Lm), 1) + 1
     prize = np.array([min(d.prize * unit, MAX_PRIZE) for d in due], dtype=np.int64)
     service = np.array([d.service_min * 60 for d in due], dtype=np.int64)
@@ -482,7 +584,10 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
     vehicles = []
     for s in sessions:
         early, late = session_window_s(s)
-        vehicles.append(Vehicle(0, int(end_depot), early, late, name=s.label))
+        if s.depot:  # an outpost: back there at the end
+            vehicles.append(Vehicle(int(s.depot), int(s.depot), early, late, name=s.label))
+        else:
+            vehicles.append(Vehicle(0, int(end_depot), early, late, name=s.label))
     ids = [str(d.household) for d in due]
 
     evening_v = [v for v, s in enumerate(sessions) if s.kind == "evening"]
@@ -523,6 +628,7 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
             impossible = precheck(problem(cs))
             able = [c for k, c in enumerate(cs) if k not in impossible]
             session_s = sum(vehicles[v].tw_late_s - vehicles[v].tw_early_s for v in vs)
+            reach = reach_from({vehicles[v].start_depot for v in vs})
             _, out = _nearest_candidates(able, prize, service, reach, session_s)
             if out:
                 dropped = set(out)

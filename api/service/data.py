@@ -264,6 +264,9 @@ def sessions(engine: Engine, conn: Connection, scope: Scope, village_id: str, mo
             continue
         out.append({"group": s.group_id, "date": s.date, "kind": s.kind, "start": _hhmm(s.start),
                     "end": _hhmm(s.end), "budget_min": s.budget_min,
+                    "start_point": None if s.start_point is None else {
+                        "kind": s.start_point.kind, "lon": s.start_point.lon, "lat": s.start_point.lat,
+                        "label": s.start_point.label},
                     "stops": [{"seq": t.seq + 1, "household": t.household_id, "arrive": _hhmm(t.arrive),
                                "depart": _hhmm(t.depart), "address": addresses.get(t.household_id)}
                               for t in s.stops]})

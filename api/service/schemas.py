@@ -99,6 +99,13 @@ class StopOut(BaseModel):
     address: str | None = None
 
 
+class StartPointOut(BaseModel):
+    kind: Literal["depot", "auxiliary_home", "outpost"] = Field(description="村委会 / 辅助成员家 / 外点 (需乘车前往)")
+    lon: float
+    lat: float
+    label: str | None = None
+
+
 class SessionOut(BaseModel):
     group: str
     date: dt.date
@@ -106,6 +113,7 @@ class SessionOut(BaseModel):
     start: str | None
     end: str | None
     budget_min: float | None
+    start_point: StartPointOut | None = Field(default=None, description="出发点 (旧计划为空: 村委会)")
     stops: list[StopOut]
 
 
@@ -168,6 +176,7 @@ class PlanJobIn(BaseModel):
                                    description="每组每阶段的迭代次数, 代替由 seconds 折算的次数 (seconds 此时为时间上限)")
     start: Literal["depot", "auxiliary"] = "depot"
     end: Literal["start", "depot"] = "start"
+    outposts: bool = Field(default=True, description="有 5 户以上一个时段内走不到时, 部分时段从这些户当中的一处出发")
     workers: int = Field(default=1, ge=1, le=64, description="并行处理行政村的进程数")
 
 

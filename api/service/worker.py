@@ -156,7 +156,8 @@ def _plan(db: str, engine: Engine, job_id: int, params: dict) -> dict:
                       service_min=params.get("service_min", 10), seconds=params.get("seconds", 5.0),
                       seed=params.get("seed", 0), engine=params.get("engine", "pyvrp"),
                       iterations=params.get("iterations"), start=params.get("start", "depot"),
-                      end=params.get("end", "start"), workers=params.get("workers") or 1)
+                      end=params.get("end", "start"), outposts=params.get("outposts", True),
+                      workers=params.get("workers") or 1)
     progress = _Progress(engine, job_id, plan_steps(db, req), before=False)
     return run_plan(db, req, progress=progress)
 

@@ -311,6 +311,12 @@ class VisitSession(Base):
     start_time: Mapped[dt.time | None]
     end_time: Mapped[dt.time | None]
     budget_min: Mapped[float | None]
+    start_kind: Mapped[str | None]
+    """Where the session starts: ``depot`` (the office), ``auxiliary_home`` or ``outpost``
+    (a point near households too far to walk to from the office); NULL: the office."""
+    start_label: Mapped[str | None]
+    start_lon: Mapped[float | None]
+    start_lat: Mapped[float | None]
     __table_args__ = (
         _one_of("kind", SESSION_KINDS),
         CheckConstraint("budget_min IS NULL OR budget_min >= 0", name="budget_min"),

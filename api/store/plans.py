@@ -253,8 +253,9 @@ def save_month_plan(engine: Engine, village_id: str, month: dt.date, groups: Seq
     """Store one village's month plan: per group its sessions and their ordered stops.
 
     ``groups`` items: ``{"group": group id, "sessions": [{"date": date, "kind": "stationing" |
-    "evening", "start": time, "end": time, "budget_min": float, "stops": [{"household": id,
-    "arrive": time, "depart": time}]}]}``.  Returns the plan's row id.
+    "evening", "start": time, "end": time, "budget_min": float, "start_point": SessionStart
+    (optional), "stops": [{"household": id, "arrive": time, "depart": time}]}]}``.  Returns the
+    plan's row id.
 
     Raises
     ------
@@ -278,9 +279,14 @@ def save_month_plan(engine: Engine, village_id: str, month: dt.date, groups: Seq
             if g["group"] not in gpk:
                 raise ValueError(f"小组 {g['group']} 不在数据库中")
             for ss in g["sessions"]:
+                point = ss.get("start_point")
                 row = VisitSession(month_plan_fk=plan.id, group_fk=gpk[g["group"]], date=ss["date"],
                                    kind=ss["kind"], start_time=ss["start"], end_time=ss["end"],
-                                   budget_min=ss.get("budget_min"))
+                                   budget_min=ss.get("budget_min"),
+                                   start_kind=None if point is None else point.kind,
+                                   start_label=None if point is None else point.label,
+                                   start_lon=None if point is None else float(point.lon),
+                                   start_lat=None if point is None else float(point.lat))
                 session.add(row)
                 session.flush()
                 if ss["stops"]:
@@ -331,9 +337,26 @@ class StoredStop:
     depart: dt.time | None
 
 
+@dataclass(frozen=True)
+class SessionStart:
+    """Where a session starts (and ends, unless the plan ends at the office).
+
+    ``kind``: ``depot`` (the village committee office), ``auxiliary_home`` or ``outpost`` (a
+    point near households too far to walk to from the usual start); ``lon``/``lat`` in WGS84
+    degrees; ``label`` what the sheets print (e.g. the area's name), or None.
+    """
+
+    kind: str
+    lon: float
+    lat: float
+    label: str | None = None
+
+
 @dataclass
 class StoredSession:
-    """One session (stationing day or evening) of a group, with its stops in visit order."""
+    """One session (stationing day or evening) of a group, with its stops in visit order.
+
+    ``start_point`` is None for plans stored before start points were (the office)."""
 
     group_id: str
     date: dt.date
@@ -342,6 +365,7 @@ class StoredSession:
     end: dt.time | None
     budget_min: float | None
     stops: list[StoredStop] = field(default_factory=list)
+    start_point: SessionStart | None = None
 
 
 @dataclass
@@ -395,8 +419,11 @@ def load_month_plan(engine: Engine, village_id: str, month: dt.date) -> StoredMo
                            if plan.zone_plan_fk is not None else None)
                 out.plans[gname] = {"params": plan.params, "seed": plan.seed, "solver_status": plan.solver_status,
                                     "scores": plan.scores, "zone_plan_version": version}
+            point = (None if row.start_lon is None or row.start_lat is None else
+                     SessionStart(kind=row.start_kind or "depot", lon=row.start_lon, lat=row.start_lat,
+                                  label=row.start_label))
             by_id[row.id] = StoredSession(group_id=gname, date=row.date, kind=row.kind, start=row.start_time,
-                                          end=row.end_time, budget_min=row.budget_min)
+                                          end=row.end_time, budget_min=row.budget_min, start_point=point)
         ids = list(by_id)
         for i in range(0, len(ids), 500):
             stops = session.execute(

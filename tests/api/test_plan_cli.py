@@ -207,8 +207,9 @@ def test_auxiliary_start_per_group_with_fallback_reported(two_villages) -> None:
 
 
 def test_auxiliary_routes_recheck_on_a_matrix_from_the_reported_points(two_villages) -> None:
-    """Routes from the auxiliary member's home to the village office (``--end depot``), re-timed
-    by the independent checker on walking times recomputed from the points the plan reports."""
+    """Routes from the auxiliary member's home to the village office (``--end depot``), and from
+    the outposts back to them, re-timed by the independent checker on walking times recomputed
+    from the points the plan reports."""
     import geopandas as gpd
 
     from api.plan import PlanRequest, _workday_function, month_instances
@@ -228,9 +229,11 @@ def test_auxiliary_routes_recheck_on_a_matrix_from_the_reported_points(two_villa
         hh, depot, insts = month_instances(engine, village, plans.load_zone_plan(engine, TRIESEN), req,
                                            SessionRules(), MonthRules(), _workday_function(req))
         inst = next(i for i in insts if i.start.kind == "auxiliary_home")
-        assert inst.n_depots == 2 and inst.end.kind == "depot"
-        lon = np.r_[inst.start.lon, depot[0], hh.geometry.x.to_numpy()[inst.idx]]
-        lat = np.r_[inst.start.lat, depot[1], hh.geometry.y.to_numpy()[inst.idx]]
+        nd = inst.n_depots
+        assert nd == 2 + len(inst.outposts) and inst.end.kind == "depot"
+        assert inst.outposts and any(s.depot for s in inst.sessions)  # Hintertuass, above Triesen
+        lon = np.r_[inst.start.lon, depot[0], [o.lon for o in inst.outposts], hh.geometry.x.to_numpy()[inst.idx]]
+        lat = np.r_[inst.start.lat, depot[1], [o.lat for o in inst.outposts], hh.geometry.y.to_numpy()[inst.idx]]
         crs = utm_crs(lon, lat)
         pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs(crs)
         roads = store.load_roads(engine, bbox=(lon.min() - 0.01, lat.min() - 0.01, lon.max() + 0.01, lat.max() + 0.01))
@@ -238,22 +241,35 @@ def test_auxiliary_routes_recheck_on_a_matrix_from_the_reported_points(two_villa
         engine.dispose()
     tm = travel_matrices(np.column_stack([pts.x, pts.y]), WalkNetwork.from_lines(roads.to_crs(crs).geometry.values))
     D, L = tm.time_s.astype(np.int64), tm.distance_m.astype(np.int64)
+    # an outpost is the place of the household it names: no walk between them
+    row_of = {h: nd + k for k, h in enumerate(hh["household_id"].to_numpy()[inst.idx])}
+    for j, o in enumerate(inst.outposts):
+        for M in (D, L):
+            M[2 + j, :], M[:, 2 + j] = M[row_of[o.household], :], M[:, row_of[o.household]]
     gm = plan_group_month(inst.due, inst.sessions, states=inst.states, month=12, duration_s=inst.duration_s,
-                          distance_m=inst.distance_m, seconds=60, iterations=100, n_depots=2, end_depot=1)
+                          distance_m=inst.distance_m, seconds=60, iterations=100, n_depots=nd, end_depot=1)
     assert gm.routing.routes
-    locs = np.r_[0, 1, 2 + np.array([d.household for d in gm.due])]
+    locs = np.r_[np.arange(nd), nd + np.array([d.household for d in gm.due])]
     real = RoutingProblem.from_matrices(
-        D[np.ix_(locs, locs)], L[np.ix_(locs, locs)], n_depots=2,
-        vehicles=[Vehicle(0, 1, *session_window_s(s)) for s in gm.sessions],
+        D[np.ix_(locs, locs)], L[np.ix_(locs, locs)], n_depots=nd,
+        vehicles=[Vehicle(s.depot, s.depot, *session_window_s(s)) if s.depot else Vehicle(0, 1, *session_window_s(s))
+                  for s in gm.sessions],
         service_s=[d.service_min * 60 for d in gm.due], required=False, prize=1)
     assert check_routes(real, gm.routing) == []
+    from_outposts = 0
     for r in gm.routing.routes:
-        first, last = 2 + gm.due[r.visits[0].client].household, 2 + gm.due[r.visits[-1].client].household
-        assert r.start_depot == 0 and r.end_depot == 1
-        assert abs(r.visits[0].arrive_s - r.start_s - D[0, first]) <= 1      # leaves the home
-        assert abs(r.end_s - r.visits[-1].depart_s - D[last, 1]) <= 1        # ends at the office
-    assert any(D[0, 2 + gm.due[r.visits[0].client].household] != D[1, 2 + gm.due[r.visits[0].client].household]
-               for r in gm.routing.routes)
+        first, last = nd + gm.due[r.visits[0].client].household, nd + gm.due[r.visits[-1].client].household
+        start, end = (r.start_depot, r.end_depot)
+        if gm.sessions[r.vehicle].depot:
+            assert start == end == gm.sessions[r.vehicle].depot >= 2               # an outpost and back
+            from_outposts += 1
+        else:
+            assert (start, end) == (0, 1)
+        assert abs(r.visits[0].arrive_s - r.start_s - D[start, first]) <= 1      # leaves the home / outpost
+        assert abs(r.end_s - r.visits[-1].depart_s - D[last, end]) <= 1        # ends at the office / outpost
+    assert from_outposts
+    assert any(D[0, nd + gm.due[r.visits[0].client].household] != D[1, nd + gm.due[r.visits[0].client].household]
+               for r in gm.routing.routes if not gm.sessions[r.vehicle].depot)
 
 
 def test_a_search_cut_short_by_the_wall_clock_is_reported(planned, tmp_path: Path, monkeypatch) -> None:

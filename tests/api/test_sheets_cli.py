@@ -73,6 +73,7 @@ def test_writes_one_pdf_per_group_the_zone_map_and_cards(sheets, stored) -> None
 def test_route_sheets_pages_and_stop_order_follow_the_stored_plan(sheets, stored) -> None:
     out, report = sheets
     mp, hh = stored
+    outposts = 0
     for gid in mp.groups():
         sessions = mp.sessions_of(gid)
         pages = _pages(out / f"{gid}-{MONTH}.pdf")
@@ -89,11 +90,19 @@ def test_route_sheets_pages_and_stop_order_follow_the_stored_plan(sheets, stored
             assert ids == [st.household_id for st in s.stops], f"{gid} {s.date} {s.start}"
             assert f"{s.date.year}年{s.date.month}月{s.date.day}日" in pages[k]
             assert ("驻点日" if s.kind == "stationing" else "夜访") in pages[k]
+            start = s.start_point  # the office, or an outpost (Hintertuass, above Triesen)
+            assert start is not None
+            if start.kind == "outpost":
+                assert f"起点/终点：外点 {start.label}（乘车前往）" in pages[k]
+                outposts += 1
+            else:
+                assert start.kind == "depot" and "村委会（起点/终点）" in pages[k]
             for st in s.stops:  # household phones masked by default
                 phone = str(hh.loc[st.household_id, "phone"])
                 assert phone not in text and mask_phone(phone) in text
             k += n
         assert k == len(pages)
+    assert outposts  # the store keeps each session's start point, and the sheets print it
 
 
 def test_fonts_are_embedded(sheets) -> None:

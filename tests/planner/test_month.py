@@ -426,3 +426,42 @@ def test_a_month_far_too_short_offers_only_the_nearest_candidates():
                             distance_m=dist, prune=False, **FAST)
     assert check_routes(full.problem, full.routing) == []
     assert dict(full.unplanned)[far] == "unreachable"
+
+
+def test_a_remote_hamlet_gets_an_outpost_and_sessions_from_it():
+    """12 households two hours' walk from the office (a hamlet up the mountain): unreachable in a
+    session from there; an outpost among them takes a share of the sessions, and they are planned
+    from it, each of those sessions starting and ending there."""
+    from planner.month import choose_outpost, outpost_sessions
+
+    near, far = 30, 12
+    dur, dist = zone(near, seed=5, spacing=300.0)
+    n = near + far
+    rng = np.random.default_rng(5)
+    hamlet = rng.uniform(0, 150, (far, 2))
+    D = np.zeros((1 + n, 1 + n), dtype=np.int64)
+    D[:1 + near, :1 + near] = dur
+    inner = np.rint(np.hypot(*(hamlet[:, None, :] - hamlet[None, :, :]).transpose(2, 0, 1)) * 0.9).astype(np.int64)
+    D[1 + near:, 1 + near:] = inner
+    D[:1 + near, 1 + near:] = D[1 + near:, :1 + near] = 7200  # two hours between the two places
+    states = [HouseholdState() for _ in range(n)]
+    due = select_due(states, year=2027, month=12)
+    sessions = month_sessions(2027, 12, rules=SessionRules(evenings_per_week=1), is_workday=weekdays_only)
+    kw = dict(states=states, month=12, **FAST)
+    without = plan_group_month(due, sessions, duration_s=D, distance_m=D, **kw)
+    assert {h for h, why in without.unplanned if why == "unreachable"} == set(range(near, n))
+
+    choice = choose_outpost(due, sessions, D)
+    assert choice is not None and set(choice.covered) == set(range(near, n)) == set(choice.far)
+    moved = outpost_sessions(sessions, len(choice.covered) / len(due), depot=1)
+    assert 1 <= sum(1 for s in moved if s.depot == 1) < len(sessions)
+    assert all(s.kind == "stationing" for s in moved if s.depot)            # daylight sessions first
+    at = np.r_[0, 1 + choice.household, np.arange(1, 1 + n)]                 # the outpost: a household's place
+    D2 = D[np.ix_(at, at)]
+    plan = plan_group_month(due, moved, duration_s=D2, distance_m=D2, n_depots=2, **kw)
+    assert check_routes(plan.problem, plan.routing) == []
+    where = {h: plan.sessions[v] for v, hs in plan.session_households().items() for h in hs}
+    assert set(range(near, n)) <= set(where)                                  # the hamlet is planned
+    assert all(where[h].depot == 1 for h in range(near, n))
+    assert all(r.start_depot == r.end_depot == 1 for r in plan.routing.routes if plan.sessions[r.vehicle].depot)
+    assert choose_outpost(due, sessions, D, min_households=far + 1) is None

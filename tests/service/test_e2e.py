@@ -87,6 +87,11 @@ def test_route_in_three_formats_and_a_pdf_sheet(planned: dict, admin: httpx.Clie
     doc = admin.get(f"/api/v1/groups/{G1}/routes", params=params).json()
     stops = [t["household"] for s in doc["sessions"] for t in s["stops"]]
     assert stops and len(stops) == len(set(stops))
+    # every session says where it starts: the office, or an outpost the plan chose
+    result = next(g for g in planned["plan"]["result"]["groups"] if g["group"] == G1)
+    starts = {(s["start_point"]["kind"], s["start_point"]["label"]) for s in doc["sessions"]}
+    assert {k for k, _ in starts} <= {"depot", "outpost"} and ("depot", None) in starts
+    assert {name for k, name in starts if k == "outpost"} == {o["label"] for o in result["outposts"]}
     gj = admin.get(f"/api/v1/groups/{G1}/routes", params=params | {"format": "geojson"})
     assert gj.headers["content-type"].startswith("application/geo+json")
     assert sum(f["properties"]["kind"] == "stop" for f in gj.json()["features"]) == len(stops)
