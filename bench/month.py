@@ -163,7 +163,8 @@ def solve(inst: Instance, engine: str, seconds: float, month: int) -> dict:
             "sessions": len(inst.sessions), "sessions_used": res.n_vehicles}
 
 
-def full_plan(db: Path, month: str, seconds: float, workers: int | None = None, start: str = "depot") -> dict:
+def full_plan(db: Path, month: str, seconds: float, workers: int | None = None, start: str = "depot",
+              outposts: bool = True) -> dict:
     """One ``zhudian plan DB --month M --seconds S [--workers N] [--start ...] --json`` of the whole
     demo on a copy of ``db``, in a subprocess: wall time, the largest single process's peak RSS
     (``RUSAGE_CHILDREN.ru_maxrss``) and the peak of the summed RSS of the process tree (parent +
@@ -175,10 +176,11 @@ def full_plan(db: Path, month: str, seconds: float, workers: int | None = None, 
             "w=time.perf_counter()-t; "
             "print(r.returncode, round(w, 2), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
             "sys.stderr.write(r.stderr[-2000:])")
-    copy = db.with_name(f"full-{workers}-{start}.db")
+    copy = db.with_name(f"full-{workers}-{start}-{outposts}.db")
     shutil.copy(db, copy)
-    report = db.with_name(f"full-{workers}-{start}.json")
-    extra = ([] if workers is None else ["--workers", str(workers)]) + ([] if start == "depot" else ["--start", start])
+    report = db.with_name(f"full-{workers}-{start}-{outposts}.json")
+    extra = (([] if workers is None else ["--workers", str(workers)]) + ([] if start == "depot" else ["--start", start])
+             + ([] if outposts else ["--no-outposts"]))
     cmd = [ZHUDIAN, "plan", str(copy), "--month", month, "--seconds", str(seconds), *extra, "--json"]
     p = subprocess.Popen([sys.executable, "-c", code, str(report), *cmd], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
@@ -198,6 +200,9 @@ def full_plan(db: Path, month: str, seconds: float, workers: int | None = None, 
             "unplanned_by_group": {g["group"]: dict(Counter(u["reason"] for u in doc["unplanned"]
                                                             if u["group"] == g["group"])) for g in doc["groups"]},
             "starts": {g["group"]: g["start"]["kind"] for g in doc["groups"]},
+            "outposts": {g["group"]: [o["label"] for o in g.get("outposts", [])] for g in doc["groups"]
+                         if g.get("outposts")},
+            "coverage": doc.get("projected_year_end_coverage", {}),
             "stderr": stderr[-500:]}
 
 
@@ -216,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
                     "(default: one run with zhudian plan's default, the usable cores)")
     ap.add_argument("--full-start", default="depot", help="--start of the full plan runs: depot, auxiliary "
                     "or both (depot,auxiliary)")
+    ap.add_argument("--full-outposts", default="on", help="full plan runs with outposts (on), without "
+                    "(off: --no-outposts) or both (on,off)")
     ap.add_argument("--history", action="store_true",
                     help="first simulate the field work of the year's months before --month "
                          "(api.simulate, seed 0): a month with visit history, not-home retries and "
@@ -265,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         if a.full_seconds > 0:
             for start in a.full_start.split(","):
                 for w in ([int(x) for x in a.full_workers.split(",")] if a.full_workers else [None]):
-                    full.append(full_plan(db, a.month, a.full_seconds, w, start))
+                    for op in a.full_outposts.split(","):
+                        full.append(full_plan(db, a.month, a.full_seconds, w, start, outposts=op == "on"))
                     f = full[-1]
                     print(f"  full plan `{f['cmd']}`: rc {f['rc']}, wall {f['wall_s']} s, peak RSS "
                           f"{f['peak_tree_rss_mb']} MB (all processes), planned {f['planned']}, "
