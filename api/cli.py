@@ -549,7 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--evenings-per-week", type=int, default=3, help="每周夜访晚数 (默认 3)")
     plan.add_argument("--service-min", type=int, default=10, help="每户走访分钟数 (默认 10)")
     plan.add_argument("--seconds", type=float, default=5.0,
-                      help="每个小组的求解量, 以秒计 (默认 5; 按每秒 2000 次迭代折算, 同样的数据和 --seed "
+                      help="每个小组的求解量, 以秒计 (默认 5; 按每秒 1500 次迭代折算, 同样的数据和 --seed "
                            "在任何机器上得到同样的计划; 机器很忙时最多用 4 倍时间加 10 秒)")
     plan.add_argument("--seed", type=int, default=0)
     plan.add_argument("--engine", choices=["pyvrp", "ortools"], default="pyvrp", help="路线求解引擎 (默认 pyvrp)")

@@ -323,14 +323,16 @@ def _finite_max(m: npt.NDArray[np.int64]) -> int:
     return int(ok.max()) if ok.size else 0
 
 
-ITERATIONS_PER_SECOND = 2000
+ITERATIONS_PER_SECOND = 1500
 """PyVRP iterations per second of ``seconds`` when no iteration limit is given.
 
 A month plan stops after a number of iterations, not at a time, so the same data and seed give
-the same plan on any machine and under any load.  2000 is the median rate measured on the demo
-town's month instances (14 groups, December and March, 153-662 candidates and 10-14 sessions
-per phase: 1,040-3,990 iterations a second, median about 2,200; AMD EPYC core, 2026-11-28), so
-``seconds`` is about the search time on such a core."""
+the same plan on any machine and under any load.  Measured on the demo town's month instances
+(AMD EPYC core, 2026-11-28): 1,040-3,990 iterations a second per phase, median about 2,200,
+slowest where every candidate fits and the routes are long (months with visit history).  At
+1500, ``--seconds 5`` (7,500 iterations) takes 2.0-4.8 s on the groups of September and
+December with history, and plans them exactly as 10,000 iterations do; groups with many more
+candidates than places (December without history) run faster."""
 _WALL_GUARD_FACTOR = 4
 _WALL_GUARD_EXTRA_S = 10.0
 """The wall-clock limit of a search with a derived iteration limit: ``4 x seconds + 10 s``; it

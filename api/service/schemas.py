@@ -169,7 +169,7 @@ class PlanJobIn(BaseModel):
     evenings_per_week: int = Field(default=3, ge=0, le=5)
     service_min: int = Field(default=10, gt=0, le=240)
     seconds: float = Field(default=5.0, gt=0, le=600,
-                           description="每组求解量 (秒); PyVRP 按每秒 2000 次迭代折算, 同样的数据和 seed 得到同样的计划")
+                           description="每组求解量 (秒); PyVRP 按每秒 1500 次迭代折算, 同样的数据和 seed 得到同样的计划")
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     engine: Literal["pyvrp", "ortools"] = "pyvrp"
     iterations: int | None = Field(default=None, ge=1, le=10**7,
