@@ -31,6 +31,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "household_unplaced": ("未归属", "Unplaced"),
     "depot": ("村委会", "Village committee"),
     "depot_short": ("村委", "VC"),
+    "start_short": ("起点", "Start"),
     "n_households": ("{n} 户", "{n} households"),
     "n_households_short": ("{n}户", "{n} hh"),
     "road_km": ("{km:.1f} 公里", "{km:.1f} km"),

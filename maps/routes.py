@@ -412,6 +412,9 @@ def _legend(sessions: list[SessionRoute], several: bool, lang: str) -> str:
               f'<td colspan="5">{html_text(label("stop_numbers", lang))} · {html_text(label("walking_path", lang))}</td></tr>'
               f'<tr><td><span class="zd-depot">{html_text(label("depot_short", lang))}</span></td>'
               f'<td colspan="5">{html_text(label("depot", lang))} · {html_text(label("start_end", lang))}</td></tr>')
+    for text in dict.fromkeys(s.start_text for s in sessions if s.start_text):  # outposts, auxiliary's home
+        others += (f'<tr><td><span class="zd-depot">{html_text(label("start_short", lang))}</span></td>'
+                   f'<td colspan="5">{html_text(text)} · {html_text(label("start_end", lang))}</td></tr>')
     note = f'<div class="zd-note">{html_text(label("pick_session", lang))}</div>' if several else ""
     return (f'<div class="zd-head">{html_text(label("legend", lang))}</div>'
             f'<table>{"".join(rows)}{others}</table>{note}')

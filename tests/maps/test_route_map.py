@@ -124,6 +124,24 @@ def test_route_map_stops_in_visit_order(problem, sessions):
     assert "baselayerchange" in body
 
 
+def test_a_session_from_an_outpost_has_its_own_start_marker_and_legend_row(problem, sessions):
+    """The evening session starts at an outpost (its first stop's place): the map marks both
+    starts, the office and the outpost, and the legend names the outpost."""
+    from dataclasses import replace
+
+    first = sessions[1].route.stops[0]
+    moved = replace(sessions[1], route=replace(sessions[1].route, depot_lon=first.lon, depot_lat=first.lat),
+                    start_text="外点 李家庄（乘车前往）")
+    body = plain(script_part(render_html(_map(problem, [sessions[0], moved]))))
+    markers = re.findall(r'<div class="zd-depot">([^<]+)</div>', body)
+    assert "村委 · 起终点" in markers and "外点 李家庄（乘车前往） · 起终点" in markers
+    legend = body[body.index('<div class="zd-head">图例'):]
+    assert "村委会 · 起终点" in legend and "外点 李家庄（乘车前往） · 起终点" in legend
+    plain_body = plain(script_part(render_html(_map(problem, sessions))))
+    assert "外点" not in plain_body and re.findall(r'<div class="zd-depot">([^<]+)</div>', plain_body).count(
+        "村委 · 起终点") == 1
+
+
 def test_route_map_english_and_errors(problem, sessions):
     html = render_html(_map(problem, sessions, lang="en"))
     body = plain(script_part(html))
