@@ -69,11 +69,7 @@ def run_demo(out: Path, *, data: Path = DEMO_DATA,
         households=data / "households.gpkg", roads=data / "roads.gpkg",
     )
     report = run_import(tmp_db, request, progress=step)
-    engine = store.open_store(tmp_db, create=False)
-    try:
-        store.checkpoint(engine)  # fold the WAL into the file before it is renamed
-    finally:
-        engine.dispose()
+    store.checkpoint(tmp_db)  # fold the WAL into the file before it is renamed
     tmp_db.replace(db)
     for suffix in ("-wal", "-shm"):
         Path(str(tmp_db) + suffix).unlink(missing_ok=True)

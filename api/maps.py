@@ -26,7 +26,7 @@ from api import store
 from api.store import plans
 from geo.errors import InputError, Problem
 from maps.offline import TIANDITU_KEY_ENV, TILES, TileProvider, resolve_tiles
-from maps.i18n import label
+from maps.i18n import start_text
 
 logger = logging.getLogger(__name__)
 
@@ -300,13 +300,12 @@ def village_route_sessions(engine, village: pd.Series, month: dt.date, *, groups
                                        lat=float(row.geometry.y), arrive=_hhmm(st.arrive), depart=_hhmm(st.depart),
                                        seq=k + 1, label=str(row["address"]) if pd.notna(row["address"]) else None))
             start = _hhmm(s.start)
-            point = s.start_point if s.start_point is not None and s.start_point.kind != "depot" else None
-            at = depot if point is None else (point.lon, point.lat)
+            point = s.start_point
+            text = None if point is None else start_text(point.kind, point.label, lang)
+            at = depot if text is None else (point.lon, point.lat)
             spec = RouteSpec(route_id=f"{g}-{s.date.isoformat()}-{s.kind}-{start}", name=f"{g} {s.date}",
                              date=s.date.isoformat(), depot_lon=at[0], depot_lat=at[1], stops=stops,
                              start=start, end=_hhmm(s.end, "23:59"))
-            text = None if point is None else label(
-                "start_outpost" if point.kind == "outpost" else "start_auxiliary_home", lang, name=point.label or "")
             raw.setdefault(g, []).append((spec, s.kind, text))
             specs.append(spec)
     if not specs:

@@ -290,19 +290,3 @@ def _dispose_engines() -> None:
     for engine in _ENGINES.values():
         engine.dispose()
     _ENGINES.clear()
-
-
-def settle_store(db: str) -> None:
-    """After a job's tasks: every worker's writes in the database file itself.
-
-    A worker process that ends without closing its connection (a Dask worker is stopped, not
-    asked to exit) leaves its SQLite writes in the ``-wal`` file; they are safe there, but not
-    in a copy of the ``.db`` file alone.  See :func:`api.store.checkpoint`.
-    """
-    from api import store
-
-    engine = store.open_store(db, create=False)
-    try:
-        store.checkpoint(engine)
-    finally:
-        engine.dispose()

@@ -196,7 +196,7 @@ def run_plan(db: str | Path, req: PlanRequest, *, progress: Callable[[str], None
         For holiday data missing the planned year (message says how to fix it), or malformed
         planner input.
     """
-    from api.parallel import Task, run_tasks, settle_store, usable_cores
+    from api.parallel import Task, run_tasks, usable_cores
 
     step = progress or (lambda _m: None)
     _workday_function(req)(dt.date(req.year, req.mon, 1))  # fail early, with the message, if the year is missing
@@ -233,7 +233,7 @@ def run_plan(db: str | Path, req: PlanRequest, *, progress: Callable[[str], None
 
     outcomes = {o.key: o for o in run_tasks(tasks, workers=workers, executor=req.executor,
                                             address=req.address, on_outcome=told)}
-    settle_store(str(db))
+    store.checkpoint(db)  # the workers' writes in the .db file itself
     report: dict = {"month": req.month, "groups": [], "unplanned": [], "projected_year_end_coverage": {},
                     "notes": [], "failed": []}
     features: list = []
@@ -480,7 +480,7 @@ def month_instances(engine, village, zp, req: PlanRequest, rules: SessionRules, 
         far = 0
         while req.outposts and len(outposts) < MAX_OUTPOSTS:
             rows_before = n_depots - len(outposts)
-            choice = choose_outpost(due, sessions, dur, n_depots=n_depots, end_depot=end_depot,
+            choice = choose_outpost(due, sessions, dur, dist, n_depots=n_depots, end_depot=end_depot,
                                     outposts=range(rows_before, n_depots))
             if choice is None:
                 break

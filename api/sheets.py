@@ -31,7 +31,7 @@ from geo.atomic import write_atomic
 from geo.crs import utm_crs
 from geo.errors import InputError, Problem
 from geo.network import WalkingParams, WalkNetwork
-from maps.i18n import check_lang, label
+from maps.i18n import check_lang, label, start_text
 
 logger = logging.getLogger(__name__)
 
@@ -309,11 +309,11 @@ def _village_sheets(engine, v: pd.Series, mp: plans.StoredMonthPlan, req: Sheets
 def _session_start(point: plans.SessionStart | None, crs, lang: str) -> tuple[tuple[float, float] | None, str | None]:
     """Where a stored session starts, projected to ``crs``, and its legend text; (None, None) at
     the village committee office (the group's depot is drawn)."""
-    if point is None or point.kind == "depot":
+    text = None if point is None else start_text(point.kind, point.label, lang)
+    if text is None:
         return None, None
     p = gpd.GeoSeries(gpd.points_from_xy([point.lon], [point.lat]), crs="EPSG:4326").to_crs(crs).iloc[0]
-    key = "start_outpost" if point.kind == "outpost" else "start_auxiliary_home"
-    return (float(p.x), float(p.y)), label(key, lang, name=point.label or "")
+    return (float(p.x), float(p.y)), text
 
 
 def _hhmm(t: dt.time | None) -> str:

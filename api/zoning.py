@@ -341,7 +341,7 @@ def run_zoning(db: str | Path, req: ZoneRequest, *, progress: Progress | None = 
     ValueError
         For an unknown executor.
     """
-    from api.parallel import Task, executor_from_env, run_tasks, settle_store, usable_cores
+    from api.parallel import Task, executor_from_env, run_tasks, usable_cores
 
     step = progress or (lambda _m: None)
     executor, address = executor_from_env(executor, address)
@@ -373,7 +373,7 @@ def run_zoning(db: str | Path, req: ZoneRequest, *, progress: Progress | None = 
     n_workers = max(1, min(workers or usable_cores(), len(order)))
     outcomes = run_tasks(tasks, workers=n_workers, executor=executor, address=address,
                          on_outcome=lambda o: step(f"已分片: {names[o.key]}"))
-    settle_store(str(db))
+    store.checkpoint(db)  # the workers' writes in the .db file itself
     by_key = {o.key: o for o in outcomes}
     report: dict = {"villages": [], "failed": []}
     frames = []

@@ -167,6 +167,15 @@ def check_lang(lang: str) -> str:
     return lang
 
 
+def start_text(kind: str, name: str | None, lang: str = "zh") -> str | None:
+    """What the sheets and maps call a session's start point of ``kind`` (``depot``,
+    ``auxiliary_home``, ``outpost``) named ``name``; None for the village committee (``depot``),
+    which has its own symbol and label."""
+    if kind == "depot":
+        return None
+    return label("start_outpost" if kind == "outpost" else "start_auxiliary_home", lang, name=name or "")
+
+
 def label(key: str, lang: str = "zh", **fmt: object) -> str:
     """Return the text of ``key`` in ``lang``, formatted with ``fmt`` (``str.format`` fields)."""
     check_lang(lang)

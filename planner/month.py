@@ -352,8 +352,8 @@ sessions have (see :func:`_nearest_candidates`); the others are left out as ``no
 
 
 def _nearest_candidates(cs: list[int], prize: npt.NDArray[np.int64], service_s: npt.NDArray[np.int64],
-                        reach_s: npt.NDArray[np.int64], session_s: int) -> tuple[list[int], list[int]]:
-    """Split a phase's candidates into those offered to the engine and those left out.
+                        reach_s: npt.NDArray[np.int64], session_s: int) -> list[int]:
+    """The candidates of a phase not to offer to the engine.
 
     When the sessions cannot possibly hold every candidate (December with no visit history: a
     whole year's households offered to one month), the engine spends its search deciding which
@@ -365,20 +365,20 @@ def _nearest_candidates(cs: list[int], prize: npt.NDArray[np.int64], service_s: 
 
     Returns
     -------
-    (offered, left_out) : lists of candidates (positions into ``prize``), in the order of ``cs``.
+    list of int
+        Candidates left out (positions into ``prize``), in the order of ``cs``.
     """
     if not cs:
-        return cs, []
+        return []
     places = session_s / max(float(np.mean(service_s[cs])), 1.0)
     cap = int(np.ceil(_CANDIDATES_PER_PLACE * places))
     if len(cs) <= cap:
-        return cs, []
+        return []
     lowest = int(prize[cs].min())
     low = [c for c in cs if prize[c] == lowest]
     room = max(0, cap - (len(cs) - len(low)))
     keep_low = set(sorted(low, key=lambda c: (int(reach_s[c]), c))[:room])
-    offered = [c for c in cs if prize[c] > lowest or c in keep_low]
-    return offered, [c for c in cs if prize[c] == lowest and c not in keep_low]
+    return [c for c in low if c not in keep_low]
 
 
 def _quota_nearest_first(due: list[Due], duration_s: npt.NDArray[np.int64], n_depots: int,
@@ -430,18 +430,35 @@ class Outpost:
     covered: tuple[int, ...]
 
 
-def choose_outpost(due: Sequence[Due], sessions: Sequence[Session], duration_s: npt.ArrayLike, *,
+def _unreachable(D: npt.NDArray[np.int64], L: npt.NDArray[np.int64], trips: Sequence[tuple[int, int]],
+                 rows: npt.NDArray[np.int64], service_s: npt.NDArray[np.int64], session_s: int) -> npt.NDArray[np.bool_]:
+    """For the households at matrix ``rows``: True where no session of ``session_s`` seconds
+    going out from and back to any of ``trips`` ((start row, end row) pairs, any rows of the
+    matrices) can visit it alone: :func:`planner.routing.precheck`'s ``unreachable``."""
+    ends = list(dict.fromkeys(r for trip in trips for r in trip))
+    at = {r: k for k, r in enumerate(ends)}
+    locs = np.r_[ends, rows]
+    problem = RoutingProblem.from_matrices(
+        D[np.ix_(locs, locs)], L[np.ix_(locs, locs)], n_depots=len(ends),
+        vehicles=[Vehicle(at[s], at[e], 0, session_s) for s, e in trips],
+        service_s=service_s, required=False, prize=1)
+    why = precheck(problem)
+    return np.array([why.get(c) == "unreachable" for c in range(len(rows))], dtype=bool)
+
+
+def choose_outpost(due: Sequence[Due], sessions: Sequence[Session], duration_s: npt.ArrayLike,
+                   distance_m: npt.ArrayLike | None = None, *,
                    n_depots: int = 1, end_depot: int = 0, outposts: Sequence[int] = (),
                    min_households: int = OUTPOST_MIN_HOUSEHOLDS) -> Outpost | None:
     """Where sessions should start for due households too far to walk to from the usual start.
 
-    A household is out of reach when walking from the start (row 0) to it, visiting it and
-    walking to the end (row ``end_depot``) takes longer than the longest session, and the same
-    holds from every outpost already chosen (``outposts``: their rows; a session from an outpost
-    ends there).  Among those,
-    the outpost is the one with the least walking to the others (each walk counted at most a
-    session's length), and it covers those it can reach and come back from within a session.
-    Teams get to an outpost by car or bus; that trip is not part of the session.
+    A household is out of reach when no session, as long as the longest of ``sessions``, can
+    visit it alone: out from the start (row 0) and back to the end (row ``end_depot``), nor
+    from any outpost already chosen (``outposts``: their rows; a session from an outpost ends
+    there): the engine's pre-check would call it ``unreachable``.  Among those, the outpost is
+    the one with the least walking to the others (each walk counted at most a session's
+    length), and it covers those a session from it can reach.  Teams get to an outpost by car
+    or bus; that trip is not part of the session.
 
     Returns
     -------
@@ -452,24 +469,20 @@ def choose_outpost(due: Sequence[Due], sessions: Sequence[Session], duration_s: 
     if not due or not sessions:
         return None
     D = np.asarray(duration_s, dtype=np.int64)
+    L = D if distance_m is None else np.asarray(distance_m, dtype=np.int64)
     nd = int(n_depots)
     longest = max(s.minutes for s in sessions) * 60
     hh = np.array([d.household for d in due], dtype=np.int64)
     svc = np.array([d.service_min * 60 for d in due], dtype=np.int64)
     rows = nd + hh
-    far = np.ones(len(hh), dtype=bool)
-    for start, end in [(0, end_depot), *((int(o), int(o)) for o in outposts)]:
-        there, back = D[start, rows], D[rows, end]
-        ok = (there >= 0) & (back >= 0) & (there < UNREACHABLE) & (back < UNREACHABLE)
-        far &= ~ok | (there + svc + back > longest)
+    far = _unreachable(D, L, [(0, end_depot), *((int(o), int(o)) for o in outposts)], rows, svc, longest)
     if far.sum() < min_households:
         return None
-    f_rows, f_svc = rows[far], svc[far]
+    f_rows = rows[far]
     walk = D[np.ix_(f_rows, f_rows)]
     walk = np.where((walk < 0) | (walk >= UNREACHABLE), longest, np.minimum(walk, longest))
     o = int(np.argmin(walk.sum(axis=1)))
-    go, come = D[f_rows[o], f_rows], D[f_rows, f_rows[o]]
-    reach = (go >= 0) & (come >= 0) & (go < UNREACHABLE) & (come < UNREACHABLE) & (go + f_svc + come <= longest)
+    reach = ~_unreachable(D, L, [(int(f_rows[o]), int(f_rows[o]))], f_rows, svc[far], longest)
     if reach.sum() < min_households:
         return None
     far_hh = hh[far]
@@ -608,8 +621,7 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
 
     def run(vs: list[int], cs: list[int], budget: float) -> list[int]:
         """Solve one phase; return the clients left out (their reasons recorded)."""
-        nonlocal stopped_on_time
-        nonlocal total_seconds
+        nonlocal stopped_on_time, total_seconds
         if not cs:
             return []
         if not vs:
@@ -631,7 +643,7 @@ def plan_group_month(due: Sequence[Due], sessions: Sequence[Session], *,
             able = [c for k, c in enumerate(cs) if k not in impossible]
             session_s = sum(vehicles[v].tw_late_s - vehicles[v].tw_early_s for v in vs)
             reach = reach_from({vehicles[v].start_depot for v in vs})
-            _, out = _nearest_candidates(able, prize, service, reach, session_s)
+            out = _nearest_candidates(able, prize, service, reach, session_s)
             if out:
                 dropped = set(out)
                 cs = [c for c in cs if c not in dropped]

@@ -1185,17 +1185,26 @@ def summary(engine: Engine) -> dict[str, int | float]:
     return out
 
 
-def checkpoint(engine: Engine) -> None:
+def checkpoint(url_or_path: str | Path) -> None:
     """Fold SQLite's write-ahead log into the database file (nothing to do on PostgreSQL).
 
-    Writes committed by other processes (the workers of a parallel job) can stay in the
-    ``-wal`` file beside the database until the last connection closes; SQLite reads them from
-    there, but a user who copies or backs up the ``.db`` file alone would lose them.
+    Writes committed by other processes (the workers of a parallel job, a Dask worker that is
+    stopped rather than asked to exit) can stay in the ``-wal`` file beside the database until
+    the last connection closes; SQLite reads them from there, but a user who copies or backs up
+    the ``.db`` file alone, or a rename of the file alone, would lose them.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the store does not exist.
     """
-    if engine.dialect.name != "sqlite":
-        return
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine = open_store(url_or_path, create=False)
+    try:
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()
 
 
 def household_counts(engine: Engine) -> dict[str, int]:
